@@ -1,0 +1,1 @@
+"""Singer tap that reads Planhat tickets."""

@@ -1,0 +1,199 @@
+"""The tickets stream."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from singer_sdk import Stream
+
+from planhat_api import ClientSettings, PlanhatAPIError, PlanhatClient, load_ticket_schema
+from tap_planhat_tickets.paging import (
+    PagingStats,
+    Ticket,
+    read_all_by_id,
+    read_changed_since,
+)
+from tap_planhat_tickets.timestamps import (
+    format_timestamp,
+    normalise_timestamp,
+    parse_timestamp,
+)
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+# The API splits nothing itself; one client keeps each companyId list under
+# about 2,000 characters so that URLs stay within common proxy limits.
+MAX_COMPANY_FILTER_CHARS = 2_000
+UNLISTED_FIELDS = "unlistedFields"
+ALWAYS_SELECTED = ("_id", "updateDate")
+
+
+class TicketsStream(Stream):
+    """Planhat tickets from GET /tickets, bookmarked on `updateDate`.
+
+    A full sync reads every ticket sorted by `_id`; an incremental sync reads
+    by `updateDate` descending and stops past the bookmark minus the lookback
+    window. Neither order matches the bookmark's ascending order, so the
+    stream is unsorted: the SDK keeps the largest `updateDate` seen and
+    promotes it to the bookmark only when the sync completes, capped at the
+    time the sync started, so a ticket changed during the sync is read again
+    by the next one.
+    """
+
+    name = "tickets"
+    primary_keys = ("_id",)
+    replication_key = "updateDate"
+    is_sorted = False
+
+    def __init__(self, tap: Tap) -> None:
+        """Create the stream with the shared ticket schema."""
+        super().__init__(tap, schema=load_ticket_schema())
+        self._known_properties = frozenset(self.schema["properties"])
+        self._started_at = datetime.now(timezone.utc)
+        self._client: PlanhatClient | None = None
+
+    @property
+    def client(self) -> PlanhatClient:
+        """The HTTP client, created on first use from the stream's config."""
+        if self._client is None:
+            self._client = PlanhatClient(
+                ClientSettings.from_config(self.config),
+                user_agent=f"{self.tap_name}/{_package_version()}",
+                logger=self.logger,
+            )
+        return self._client
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None) -> str:
+        # The SDK's default is a datetime, which it stores as an isoformat
+        # string with microseconds and "+00:00": that compares wrongly, as a
+        # string, with Planhat's millisecond "Z" timestamps.
+        return format_timestamp(self._started_at)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[Ticket]:
+        cutoff = self._cutoff(context)
+        page_size = int(self.config.get("page_size", 10_000))
+        stats = PagingStats()
+        requests_before = self.client.request_count
+        count = 0
+
+        for company_filter in self._company_filters():
+            fetch = functools.partial(self._fetch_page, company_filter)
+            if cutoff is None:
+                tickets = read_all_by_id(fetch, page_size, stats)
+            else:
+                tickets = read_changed_since(fetch, page_size, cutoff, stats)
+            for ticket in tickets:
+                count += 1
+                yield ticket
+
+        self.logger.info(
+            "Read %d tickets (%s) in %d requests: %d pages, %d step-backs, "
+            "%d passes for long runs of equal updateDate, %d retries",
+            count,
+            "full" if cutoff is None else f"updated since {cutoff}",
+            self.client.request_count - requests_before,
+            stats.pages,
+            stats.step_backs,
+            stats.tie_run_passes,
+            self.client.retry_count,
+        )
+
+    def _cutoff(self, context: Context | None) -> str | None:
+        """Return the earliest updateDate to read, or None for a full sync."""
+        if self.replication_method != "INCREMENTAL":
+            return None
+
+        candidates: list[datetime] = []
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if bookmark:
+            lookback = timedelta(minutes=int(self.config.get("lookback_window_minutes", 10)))
+            candidates.append(parse_timestamp(str(bookmark)) - lookback)
+        if start_date := self.config.get("start_date"):
+            candidates.append(parse_timestamp(str(start_date)))
+        return format_timestamp(max(candidates)) if candidates else None
+
+    def _company_filters(self) -> list[str | None]:
+        company_ids = list(self.config.get("company_ids") or [])
+        if not company_ids:
+            return [None]
+
+        chunks: list[str] = []
+        current = ""
+        for company_id in company_ids:
+            candidate = f"{current},{company_id}" if current else company_id
+            if current and len(candidate) > MAX_COMPANY_FILTER_CHARS:
+                chunks.append(current)
+                candidate = company_id
+            current = candidate
+        chunks.append(current)
+        return chunks
+
+    def _api_select(self) -> str | None:
+        """Return the `select` parameter for the catalog's selection, or None for all."""
+        deselected = [
+            name
+            for name in self._known_properties
+            if not self.mask.get(("properties", name), True)
+        ]
+        if not deselected:
+            return None
+        selected = [
+            name
+            for name in self.schema["properties"]
+            if name != UNLISTED_FIELDS and self.mask.get(("properties", name), True)
+        ]
+        return ",".join(dict.fromkeys([*ALWAYS_SELECTED, *selected]))
+
+    def _fetch_page(
+        self,
+        company_filter: str | None,
+        sort: str,
+        offset: int,
+        limit: int,
+    ) -> list[Ticket]:
+        params: dict[str, str | int] = {"limit": limit, "offset": offset, "sort": sort}
+        if select := self._api_select():
+            params["select"] = select
+        if company_filter:
+            params["companyId"] = company_filter
+
+        response = self.client.request("GET", "/tickets", params=params)
+        if not isinstance(response.data, list):
+            msg = (
+                f"GET /tickets returned a JSON {type(response.data).__name__}, not the "
+                "array of tickets the API sends. Check that api_url points at the "
+                "Planhat API."
+            )
+            raise PlanhatAPIError(msg, status=response.status)
+        return [self._normalise(ticket) for ticket in response.data]
+
+    def _normalise(self, ticket: Ticket) -> Ticket:
+        """Keep fields the schema does not list, and fix the updateDate format."""
+        unlisted = ticket.keys() - self._known_properties
+        if unlisted:
+            ticket[UNLISTED_FIELDS] = {name: ticket.pop(name) for name in unlisted}
+        updated = ticket.get("updateDate")
+        if isinstance(updated, str):
+            ticket["updateDate"] = normalise_timestamp(updated)
+        return ticket
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("planhat-tickets-connectors")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
