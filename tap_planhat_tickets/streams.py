@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-# The API splits nothing itself; one client keeps each companyId list under
-# about 2,000 characters so that URLs stay within common proxy limits.
+# A long companyId list is split into requests of at most about 2,000
+# characters each, as other Planhat clients do, so URLs stay within the
+# length that proxies and servers commonly accept.
 MAX_COMPANY_FILTER_CHARS = 2_000
 UNLISTED_FIELDS = "unlistedFields"
 ALWAYS_SELECTED = ("_id", "updateDate")
@@ -46,10 +47,10 @@ class TicketsStream(Stream):
     A full sync reads every ticket sorted by `_id`; an incremental sync reads
     by `updateDate` descending and stops past the bookmark minus the lookback
     window. Neither order matches the bookmark's ascending order, so the
-    stream is unsorted: the SDK keeps the largest `updateDate` seen and
-    promotes it to the bookmark only when the sync completes, capped at the
-    time the sync started, so a ticket changed during the sync is read again
-    by the next one.
+    stream is unsorted. The SDK then keeps the largest `updateDate` seen and
+    promotes it to the bookmark only when the sync completes. It caps the
+    bookmark at the time the sync started, so the next sync reads again any
+    ticket changed during this one.
     """
 
     name = "tickets"
