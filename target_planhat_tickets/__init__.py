@@ -1,0 +1,1 @@
+"""Singer target that loads tickets into Planhat with bulk upserts."""

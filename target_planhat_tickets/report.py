@@ -1,0 +1,128 @@
+"""Counts per stream, the run's summary line and the dead-letter file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from target_planhat_tickets.mapping import to_json_value
+
+
+@dataclass
+class StreamCounts:
+    """Records of one stream by what happened to them, over the whole run."""
+
+    received: int = 0
+    #: Records that reached a batch, used to number records in messages.
+    batched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+    rejected: int = 0
+    #: Items that the API's counts leave out while no error names them.
+    dropped_silently: int = 0
+    deleted: int = 0
+    already_absent: int = 0
+    duplicates_merged: int = 0
+    #: Dry run: items and deletes that a real run would send.
+    would_upsert: int = 0
+    would_delete: int = 0
+
+
+class RunReport:
+    """Counts of every stream of one run, and the summary line built from them."""
+
+    def __init__(self, *, dry_run: bool) -> None:
+        """Create an empty report; `dry_run` changes what the summary lists."""
+        self.dry_run = dry_run
+        self.streams: dict[str, StreamCounts] = {}
+
+    def stream(self, name: str) -> StreamCounts:
+        """Return the counts of stream `name`, created on first use."""
+        return self.streams.setdefault(name, StreamCounts())
+
+    @property
+    def rejected_total(self) -> int:
+        """Return the records the API rejected or dropped in this run, over all streams."""
+        return sum(c.rejected + c.dropped_silently for c in self.streams.values())
+
+    def summary_line(self, *, failed: bool) -> str:
+        """Build the one-line summary of the run, with each stream's counts."""
+        if failed:
+            prefix = "Summary of the failed run"
+        elif self.dry_run:
+            prefix = "Summary of the dry run (nothing was sent)"
+        else:
+            prefix = "Summary"
+        if not self.streams:
+            return f"{prefix}: no records received"
+        parts = [
+            f"stream '{name}': {self._describe(counts)}"
+            for name, counts in self.streams.items()
+        ]
+        return f"{prefix}: {'; '.join(parts)}"
+
+    def _describe(self, counts: StreamCounts) -> str:
+        if self.dry_run:
+            fields = [
+                ("received", counts.received),
+                ("would upsert", counts.would_upsert),
+                ("would delete", counts.would_delete),
+                ("skipped as invalid", counts.invalid),
+                ("duplicates merged", counts.duplicates_merged),
+            ]
+        else:
+            fields = [
+                ("received", counts.received),
+                ("created", counts.created),
+                ("updated", counts.updated),
+                ("unchanged", counts.unchanged),
+                ("skipped as invalid", counts.invalid),
+                ("rejected by the API", counts.rejected),
+                ("dropped silently by the API", counts.dropped_silently),
+                ("deleted", counts.deleted),
+                ("already absent", counts.already_absent),
+                ("duplicates merged", counts.duplicates_merged),
+            ]
+        return ", ".join(f"{label} {value}" for label, value in fields)
+
+
+class DeadLetterFile:
+    """JSON Lines file of the records that were not loaded; appended to, never truncated.
+
+    Each line is an object with `stream`, `key` (the record's name in the
+    log), `reason` ("invalid" or "rejected"), `errors` (a list of messages)
+    and `record`. For an invalid record, `record` is the input record. For a
+    rejected one, it is the item sent.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        """Create a writer; with `path` None, writing does nothing."""
+        self.path = path
+        self.lines_written = 0
+
+    def write(
+        self,
+        *,
+        stream: str,
+        key: str,
+        reason: str,
+        errors: list[str],
+        record: dict[str, Any],
+    ) -> None:
+        """Append one record, flushed at once so that a crash loses none."""
+        if self.path is None:
+            return
+        line = {
+            "stream": stream,
+            "key": key,
+            "reason": reason,
+            "errors": errors,
+            "record": to_json_value(record),
+        }
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        self.lines_written += 1

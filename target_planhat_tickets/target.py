@@ -1,0 +1,266 @@
+"""The target-planhat-tickets entry point and its settings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import TargetCapabilities
+
+from planhat_api import CLIENT_SETTINGS_SCHEMA, ClientSettings, PlanhatClient
+from target_planhat_tickets.report import DeadLetterFile, RunReport
+from target_planhat_tickets.sinks import MAX_ITEMS_PER_PUT, TicketsSink
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+TARGET_SETTINGS_SCHEMA = th.PropertiesList(
+    th.Property(
+        "same_workspace",
+        th.BooleanType(),
+        default=False,
+        title="Records come from this workspace",
+        description=(
+            "Set to true only when the records were read from the Planhat workspace "
+            "this target writes to, for example tickets enriched and written back. "
+            "Then each record's `_id` is sent and matched first, and hard_delete is "
+            "allowed. Default false: `_id` is never sent, because an `_id` of another "
+            "workspace would match the wrong ticket or none; tickets match by sourceId."
+        ),
+    ),
+    th.Property(
+        "hard_delete",
+        th.BooleanType(),
+        default=False,
+        title="Hard delete",
+        description=(
+            "Delete the ticket of each record whose `_sdc_deleted_at` is set, with "
+            "DELETE /tickets/{_id}. Needs same_workspace, because a delete needs the "
+            "ticket's Planhat `_id`. A ticket already gone (404) is counted as already "
+            "absent. Default false: such records are upserted like the others."
+        ),
+    ),
+    th.Property(
+        "skip_invalid_records",
+        th.BooleanType(),
+        default=False,
+        title="Skip invalid records",
+        description=(
+            "Skip records that fail validation (sourceId, email or company missing, or "
+            "a field of the wrong type): each is logged as a warning with its key, "
+            "counted, and written to dead_letter_path if set. Default false: an "
+            "invalid record fails the run after the valid records of its batch are "
+            "sent, so that one run names every problem of the batch, and no STATE is "
+            "emitted past it. A record without an email is never sent."
+        ),
+    ),
+    th.Property(
+        "max_rejected_records",
+        th.IntegerType(minimum=0),
+        default=0,
+        title="Max rejected records",
+        description=(
+            "Records the API may reject over the whole run (error entries of the bulk "
+            "upsert response, and items it drops without an error) before the run "
+            "fails. Each reject is logged with its key and the API's message. Default "
+            "0: the first reject fails the run at the end of its PUT request, and no "
+            "STATE is emitted past it."
+        ),
+    ),
+    th.Property(
+        "dead_letter_path",
+        th.StringType(min_length=1),
+        title="Dead-letter file",
+        description=(
+            "Path of a JSON Lines file that receives every invalid or rejected record: "
+            "one object per line with stream, key, reason, errors and record. The file "
+            "is appended to, and its folder must exist. Leave unset to only log them."
+        ),
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType(),
+        default=False,
+        title="Dry run",
+        description=(
+            "Validate and map the records and log what would be sent, without sending "
+            "any request. No STATE is emitted, so a later real run loads the same "
+            "records."
+        ),
+    ),
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType(minimum=1),
+        default=MAX_ITEMS_PER_PUT,
+        title="Batch size (records)",
+        description=(
+            "Records per batch. A batch goes out in PUT /tickets requests of at most "
+            "5,000 items (Planhat's limit), one after another, so a larger batch is "
+            "split. STATE is emitted only after every record before it was sent and "
+            "acknowledged."
+        ),
+    ),
+    th.Property(
+        "load_method",
+        th.StringType(),
+        allowed_values=["upsert"],
+        default="upsert",
+        title="Load method",
+        description=(
+            "Only `upsert`: each ticket is created or updated by its key. The SDK's "
+            "`append-only` and `overwrite` do not apply to Planhat, which matches "
+            "tickets by key and has no bulk delete."
+        ),
+    ),
+).to_dict()
+
+for _name, _definition in CLIENT_SETTINGS_SCHEMA.to_dict()["properties"].items():
+    TARGET_SETTINGS_SCHEMA["properties"][_name] = _definition
+TARGET_SETTINGS_SCHEMA["required"] = [
+    *CLIENT_SETTINGS_SCHEMA.to_dict().get("required", []),
+]
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """The target's own settings, read once from the config."""
+
+    same_workspace: bool = False
+    hard_delete: bool = False
+    skip_invalid_records: bool = False
+    max_rejected_records: int = 0
+    dead_letter_path: Path | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoadSettings:
+        """Read the settings, with the defaults of the config schema."""
+        path = config.get("dead_letter_path")
+        return cls(
+            same_workspace=bool(config.get("same_workspace", False)),
+            hard_delete=bool(config.get("hard_delete", False)),
+            skip_invalid_records=bool(config.get("skip_invalid_records", False)),
+            max_rejected_records=int(config.get("max_rejected_records", 0)),
+            dead_letter_path=Path(path) if path else None,
+            dry_run=bool(config.get("dry_run", False)),
+        )
+
+
+def load_setting_errors(config: Mapping[str, Any]) -> list[str]:
+    """Return the errors of the target's own settings that span fields or touch files."""
+    errors = []
+    if config.get("hard_delete") and not config.get("same_workspace"):
+        errors.append(
+            "Setting hard_delete needs same_workspace: deleting a ticket needs its "
+            "Planhat _id, which the target sends only when same_workspace is true. "
+            "Set same_workspace to true if the records come from this workspace, or "
+            "set hard_delete to false.",
+        )
+    path = config.get("dead_letter_path")
+    if path:
+        folder = Path(path).parent
+        if Path(path).is_dir():
+            errors.append(
+                f"Setting dead_letter_path {path!r} is a folder. Give the path of a "
+                "file, such as output/dead-letters.jsonl.",
+            )
+        elif not folder.is_dir():
+            errors.append(
+                f"Setting dead_letter_path {path!r} is in a folder that does not "
+                f"exist ({str(folder)!r}). Create the folder or change the path.",
+            )
+    return errors
+
+
+class TargetPlanhatTickets(Target):
+    """Load tickets into Planhat with bulk upserts, from any stream, in either shape."""
+
+    name = "target-planhat-tickets"
+    package_name = "planhat-tickets-connectors"
+    config_jsonschema = TARGET_SETTINGS_SCHEMA
+    default_sink_class = TicketsSink
+    capabilities = [*Target.capabilities, TargetCapabilities.HARD_DELETE]  # noqa: RUF012
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Create the target; takes the keyword arguments of the SDK's `Target`."""
+        super().__init__(**kwargs)
+        # Planhat's documentation requests that bulk requests run one after
+        # another, so sinks drain in turn instead of in the SDK's threads.
+        self.max_parallelism = 1
+        self.load_settings = LoadSettings.from_config(self.config)
+        #: Counts of every stream, shared by all sinks.
+        self.report = RunReport(dry_run=self.load_settings.dry_run)
+        #: Dead-letter file of invalid and rejected records; inactive without a path.
+        self.dead_letters = DeadLetterFile(self.load_settings.dead_letter_path)
+        self._client: PlanhatClient | None = None
+        self._summary_logged = False
+
+    @property
+    def client(self) -> PlanhatClient:
+        """The HTTP client of every sink, so that one rate limit paces them all."""
+        if self._client is None:
+            self._client = PlanhatClient(
+                ClientSettings.from_config(self.config),
+                user_agent=f"{self.name}/{self.get_plugin_version()}",
+                logger=self.logger,
+            )
+        return self._client
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # The SDK checks each setting against its JSON schema. This adds the
+        # checks that span settings or touch files, so that a bad config
+        # fails before any request. The SDK offers no public hook for that.
+        errors = super()._validate_config(raise_errors=raise_errors)
+        if not raise_errors:
+            return errors
+
+        problems = []
+        try:
+            ClientSettings.from_config(self.config)
+        except ConfigValidationError as exc:
+            problems.extend(exc.errors or [str(exc)])
+        problems.extend(load_setting_errors(self.config))
+        if problems:
+            raise ConfigValidationError("Invalid target settings", errors=problems)
+        return errors
+
+    @override
+    def process_endofpipe(self) -> None:
+        # The SDK drains every sink, then emits the last STATE it received.
+        super().process_endofpipe()
+        self.log_summary(failed=False)
+        if self._client is not None:
+            self._client.close()
+
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        # The SDK's only hook before STATE goes out. A dry run writes nothing,
+        # so its STATE would make the next real run skip these records.
+        if self.load_settings.dry_run:
+            self.logger.info("Dry run: STATE not emitted, so a real run loads these records")
+            return
+        super()._write_state_message(state)
+
+    def log_summary(self, *, failed: bool) -> None:
+        """Log the run's one summary line, once; at ERROR level when the run failed."""
+        if self._summary_logged:
+            return
+        self._summary_logged = True
+        line = self.report.summary_line(failed=failed)
+        if failed:
+            self.logger.error("%s", line)
+        else:
+            self.logger.info("%s", line)
+
+
+if __name__ == "__main__":
+    TargetPlanhatTickets.cli()
