@@ -1,0 +1,53 @@
+# Every target sets up what it needs: the project's virtual environment in
+# .venv (reinstalled when pyproject.toml changes) and, for Meltano targets,
+# the plugins in .meltano (reinstalled when meltano.yml changes).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+# Python 3.10 or newer that creates the virtual environment.
+PYTHON ?= python3
+VENV := .venv
+VENV_BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+MELTANO_STAMP := .meltano/.installed
+
+# Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'.
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/python -m pip install --quiet --editable '.[test]'
+	touch $@
+
+$(MELTANO_STAMP): $(VENV_STAMP) meltano.yml
+	$(VENV_BIN)/meltano install
+	touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP) ## Create .venv with the connectors and test tools
+
+.PHONY: meltano-install
+meltano-install: $(MELTANO_STAMP) ## Install the Meltano plugins of meltano.yml into .meltano
+
+.PHONY: demo
+demo: $(MELTANO_STAMP) ## Sandbox -> Meltano -> DuckDB: a full and an incremental sync
+	$(VENV_BIN)/python scripts/demo.py
+
+.PHONY: test
+test: $(VENV_STAMP) ## Run the test suite; pytest's exit status 5 (no tests ran) fails too
+	status=0; \
+	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ "$$status" -eq 5 ]; then echo "make test: pytest ran no tests" >&2; fi; \
+	exit "$$status"
+
+.PHONY: clean
+clean: ## Remove the demo's files and the Meltano plugins (keeps .venv)
+	rm -rf .demo .meltano
