@@ -18,7 +18,7 @@ class RequestLogEntry:
     """
 
     #: Number of the request in order of arrival, starting at 1; it keeps
-    #: growing after a clear. Entries are stored when the response is sent,
+    #: growing after a clear. Entries are stored when the response is ready,
     #: so concurrent requests can appear out of sequence order.
     sequence: int
     #: Name of the workspace the token belongs to, or None for a 401.
@@ -37,7 +37,8 @@ class RequestLogEntry:
     monotonic: float
     #: ``time.time()`` when the request line was read, in seconds since the epoch.
     wall_time: float
-    #: Time from reading the request line to sending the last byte, in seconds.
+    #: Time from reading the request line until the response was ready to
+    #: send, in seconds; the entry is stored before the response is sent.
     duration: float
 
     def to_dict(self) -> dict[str, Any]:

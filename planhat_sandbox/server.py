@@ -119,11 +119,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         exchange = Exchange(number, self.command, path, parameters, headers, body, workspace)
         reply = problem or self._answer_api(state, exchange)
         reply = state.hook.before_sending(exchange, reply)
-        self._send(reply)
 
+        # Log before sending, so a client that has the response also finds its entry.
         state.request_log.append(
             sequence=number,
-            workspace=workspace.name if workspace else None,
+            workspace=workspace.name if workspace is not None else None,
             method=self.command,
             path=path,
             query=exchange.query,
@@ -133,7 +133,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             wall_time=wall_time,
             duration=time.monotonic() - started,
         )
-        self._log_line(reply, workspace.name if workspace else None, started)
+        self._send(reply)
+        self._log_line(reply, workspace.name if workspace is not None else None, started)
 
     def _answer_api(self, state: SandboxState, exchange: Exchange) -> Reply:
         workspace = exchange.workspace
