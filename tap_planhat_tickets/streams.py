@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 
@@ -60,7 +60,7 @@ class TicketsStream(Stream):
 
     def __init__(self, tap: Tap) -> None:
         """Create the stream with the shared ticket schema."""
-        super().__init__(tap, schema=load_ticket_schema())
+        super().__init__(tap, schema=_read_schema())
         self._known_properties = frozenset(self.schema["properties"])
         self._started_at = datetime.now(timezone.utc)
         self._client: PlanhatClient | None = None
@@ -191,6 +191,17 @@ class TicketsStream(Stream):
         if isinstance(updated, str):
             ticket["updateDate"] = normalise_timestamp(updated)
         return ticket
+
+
+def _read_schema() -> dict[str, Any]:
+    """Return the shared ticket schema without the properties only ever written."""
+    schema = load_ticket_schema()
+    schema["properties"] = {
+        name: spec
+        for name, spec in schema["properties"].items()
+        if not spec.get("writeOnly")
+    }
+    return schema
 
 
 def _package_version() -> str:

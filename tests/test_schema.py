@@ -72,3 +72,11 @@ def test_bad_date_rejected(validator):
     errors = list(validator.iter_errors({"_id": "a" * 24, "updateDate": "yesterday"}))
 
     assert [error.message for error in errors] == ["'yesterday' is not a 'date-time'"]
+
+
+def test_write_only_fields_are_the_write_names():
+    properties = load_ticket_schema()["properties"]
+
+    write_only = {name for name, spec in properties.items() if spec.get("writeOnly")}
+
+    assert write_only == {"sourceId", "title", "description", "name", "agentEmail"}
