@@ -26,31 +26,53 @@ class AdminError(Exception):
     """Invalid admin request; carries the HTTP status and message."""
 
     def __init__(self, status: int, message: str) -> None:
-        """Create an error answered with ``status`` and ``message``."""
+        """Create an error that becomes a response with ``status`` and ``message``."""
         super().__init__(message)
         self.status = status
         self.message = message
 
 
-def handle_admin(state: SandboxState, method: str, path: str, parameters: dict[str, list[str]], body: bytes) -> Reply:
-    """Answer one admin request."""
+def handle_admin(
+    state: SandboxState,
+    method: str,
+    path: str,
+    parameters: dict[str, list[str]],
+    body: bytes,
+) -> Reply:
+    """Handle one admin request and return the reply."""
     try:
         return _route(state, method, path.rstrip("/"), parameters, body)
     except AdminError as error:
-        return error_reply(error.status, _REASONS.get(error.status, "Error"), error.message)
+        return error_reply(
+            error.status, _REASONS.get(error.status, "Error"), error.message
+        )
 
 
-_REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict"}
+_REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+}
 
 
-def _route(state: SandboxState, method: str, path: str, parameters: dict[str, list[str]], body: bytes) -> Reply:
+def _route(
+    state: SandboxState,
+    method: str,
+    path: str,
+    parameters: dict[str, list[str]],
+    body: bytes,
+) -> Reply:
     if path == "/_sandbox/health":
         _allow(method, "GET")
         return json_reply(200, {"status": "ok", "workspaces": len(state.workspaces())})
 
     if path == "/_sandbox/workspaces":
         if method == "GET":
-            return json_reply(200, {"workspaces": [workspace.stats() for workspace in state.workspaces()]})
+            return json_reply(
+                200,
+                {"workspaces": [workspace.stats() for workspace in state.workspaces()]},
+            )
         _allow(method, "POST")
         return _create_workspace(state, _json_object(body))
 
@@ -71,20 +93,31 @@ def _route(state: SandboxState, method: str, path: str, parameters: dict[str, li
             return json_reply(200, {"deleted": workspace.name})
         handler = _WORKSPACE_ACTIONS.get((method, action))
         if handler is None:
-            methods = sorted(known_method for known_method, known in _WORKSPACE_ACTIONS if known == action)
+            methods = sorted(
+                known_method
+                for known_method, known in _WORKSPACE_ACTIONS
+                if known == action
+            )
             if not methods:
                 raise AdminError(404, f"no admin route {path}")
-            raise AdminError(405, f"{method} is not supported on {path}; use {', '.join(methods)}")
+            raise AdminError(
+                405, f"{method} is not supported on {path}; use {', '.join(methods)}"
+            )
         return handler(workspace, _json_object(body))
 
-    raise AdminError(404, f"no admin route {path}; see the planhat_sandbox.admin module for the routes")
+    raise AdminError(
+        404,
+        f"no admin route {path}; see the planhat_sandbox.admin module for the routes",
+    )
 
 
 def _create_workspace(state: SandboxState, body: dict[str, Any]) -> Reply:
     name = body.get("name")
     token = body.get("token")
     if not isinstance(name, str) or not isinstance(token, str):
-        raise AdminError(400, "creating a workspace needs string fields 'name' and 'token'")
+        raise AdminError(
+            400, "creating a workspace needs string fields 'name' and 'token'"
+        )
     options = {
         "tickets": _integer(body, "tickets", 0),
         "seed": _integer(body, "seed", 0, minimum=None),
@@ -106,9 +139,14 @@ def _read_requests(state: SandboxState, parameters: dict[str, list[str]]) -> Rep
 
     after_text = last("after") or "0"
     if not after_text.isdigit():
-        raise AdminError(400, f"invalid after {after_text!r}: expected a request sequence number")
+        raise AdminError(
+            400, f"invalid after {after_text!r}: expected a request sequence number"
+        )
     entries = state.request_log.entries(
-        last("workspace"), method=last("method"), path=last("path"), after=int(after_text)
+        last("workspace"),
+        method=last("method"),
+        path=last("path"),
+        after=int(after_text),
     )
     return json_reply(200, {"requests": [entry.to_dict() for entry in entries]})
 
@@ -125,7 +163,9 @@ def _update_random(workspace: Workspace, body: dict[str, Any]) -> Reply:
     status = body.get("status")
     if status is not None and not isinstance(status, str):
         raise AdminError(400, "status must be a string or null")
-    return json_reply(200, {"ids": workspace.update_random(_integer(body, "count"), status=status)})
+    return json_reply(
+        200, {"ids": workspace.update_random(_integer(body, "count"), status=status)}
+    )
 
 
 def _create_random(workspace: Workspace, body: dict[str, Any]) -> Reply:
@@ -168,7 +208,9 @@ def _set_read_only(workspace: Workspace, body: dict[str, Any]) -> Reply:
     return json_reply(200, workspace.stats())
 
 
-_WORKSPACE_ACTIONS: dict[tuple[str, str], Callable[[Workspace, dict[str, Any]], Reply]] = {
+_WORKSPACE_ACTIONS: dict[
+    tuple[str, str], Callable[[Workspace, dict[str, Any]], Reply]
+] = {
     ("GET", "stats"): _stats,
     ("GET", "companies"): _companies,
     ("POST", "update-random"): _update_random,
@@ -204,7 +246,13 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _integer(body: dict[str, Any], name: str, default: int | None = None, *, minimum: int | None = 0) -> int:
+def _integer(
+    body: dict[str, Any],
+    name: str,
+    default: int | None = None,
+    *,
+    minimum: int | None = 0,
+) -> int:
     value = body.get(name, default)
     if value is None:
         raise AdminError(400, f"missing integer field {name!r}")

@@ -50,7 +50,9 @@ def unauthorized_reply() -> Reply:
     return error_reply(401, "Unauthorized", UNAUTHORIZED_MESSAGE)
 
 
-def rate_limit_headers(decision: RateDecision, send_retry_after: bool) -> dict[str, str]:
+def rate_limit_headers(
+    decision: RateDecision, send_retry_after: bool
+) -> dict[str, str]:
     """Return the rate-limit headers for one request of a rate-limited workspace."""
     headers = {
         "X-Rate-Limit-Limit": str(decision.limit),
@@ -65,11 +67,16 @@ def too_many_requests_reply(headers: dict[str, str]) -> Reply:
     """Build the 429 reply; the body is plain text, not JSON."""
     # NOTE: Planhat documents "429 Too many requests" but not the body's
     # format; plain text makes sure clients do not rely on a JSON body.
-    return Reply(status=429, body=b"Too many requests", headers=headers, content_type="text/plain; charset=utf-8")
+    return Reply(
+        status=429,
+        body=b"Too many requests",
+        headers=headers,
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 def handle_api(state: SandboxState, exchange: Exchange, workspace: Workspace) -> Reply:
-    """Answer an authenticated request to a Planhat API path."""
+    """Handle an authenticated request to a Planhat API path and return the reply."""
     path = exchange.path
     method = exchange.method
     if path in ("/tickets", "/tickets/"):
@@ -94,20 +101,27 @@ def _list_tickets(exchange: Exchange, workspace: Workspace) -> Reply:
         query = parse_query(exchange.parameters)
     except QueryError as error:
         return error_reply(400, "Bad Request", str(error))
-    page = workspace.query(query, random.Random())
+    # Tie order only needs to differ between requests, not to be unpredictable.
+    page = workspace.query(query, random.Random())  # noqa: S311
     return json_reply(200, page, items=len(page))
 
 
-def _upsert_tickets(state: SandboxState, exchange: Exchange, workspace: Workspace) -> Reply:
+def _upsert_tickets(
+    state: SandboxState, exchange: Exchange, workspace: Workspace
+) -> Reply:
     content_type = exchange.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         return error_reply(
-            400, "Bad Request", f"Content-Type must be application/json, got {content_type or 'none'!r}"
+            400,
+            "Bad Request",
+            f"Content-Type must be application/json, got {content_type or 'none'!r}",
         )
     try:
         payload = orjson.loads(exchange.body)
     except orjson.JSONDecodeError as error:
-        return error_reply(400, "Bad Request", f"request body is not valid JSON: {error}")
+        return error_reply(
+            400, "Bad Request", f"request body is not valid JSON: {error}"
+        )
     items = len(payload) if isinstance(payload, list) else None
 
     hook = state.hook
@@ -124,17 +138,28 @@ def _upsert_tickets(state: SandboxState, exchange: Exchange, workspace: Workspac
 
 def _delete_ticket(workspace: Workspace, ticket_id: str) -> Reply:
     if not _OBJECT_ID.fullmatch(ticket_id):
-        return error_reply(400, "Bad Request", f"invalid _id {ticket_id!r}: expected 24 lowercase hex digits")
+        return error_reply(
+            400,
+            "Bad Request",
+            f"invalid _id {ticket_id!r}: expected 24 lowercase hex digits",
+        )
     try:
         deleted = workspace.delete(ticket_id)
     except PermissionError:
-        return error_reply(403, "Forbidden", "the API token has no permission to delete tickets")
+        return error_reply(
+            403, "Forbidden", "the API token has no permission to delete tickets"
+        )
     if not deleted:
-        return error_reply(404, "Not Found", f"no ticket with _id {ticket_id} in this workspace")
+        return error_reply(
+            404, "Not Found", f"no ticket with _id {ticket_id} in this workspace"
+        )
     return json_reply(200, {"n": 1, "ok": 1, "deletedCount": 1})
 
 
 def _method_not_allowed(method: str, path: str, allowed: str) -> Reply:
     return error_reply(
-        405, "Method Not Allowed", f"{method} is not supported on {path}; use {allowed}", headers={"Allow": allowed}
+        405,
+        "Method Not Allowed",
+        f"{method} is not supported on {path}; use {allowed}",
+        headers={"Allow": allowed},
     )

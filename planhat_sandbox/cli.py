@@ -33,13 +33,21 @@ def parse_workspace(text: str) -> WorkspaceSpec:
 
     Raises:
         argparse.ArgumentTypeError: if the text does not have that form.
+
     """
     parts = text.split(":")
-    usage = f"invalid workspace {text!r}: expected NAME:TOKEN:COUNT or NAME:TOKEN:COUNT:SEED"
+    usage = (
+        f"invalid workspace {text!r}: "
+        "expected NAME:TOKEN:COUNT or NAME:TOKEN:COUNT:SEED"
+    )
     if len(parts) not in (3, 4) or not all(parts[:2]):
         raise argparse.ArgumentTypeError(usage)
-    if not parts[2].isdigit() or (len(parts) == 4 and not parts[3].lstrip("-").isdigit()):
-        raise argparse.ArgumentTypeError(f"{usage}, with whole numbers for COUNT and SEED")
+    if not parts[2].isdigit() or (
+        len(parts) == 4 and not parts[3].lstrip("-").isdigit()
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{usage}, with whole numbers for COUNT and SEED"
+        )
     seed = int(parts[3]) if len(parts) == 4 else None
     return WorkspaceSpec(parts[0], parts[1], int(parts[2]), seed)
 
@@ -48,39 +56,87 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``planhat-sandbox``."""
     parser = argparse.ArgumentParser(
         prog="planhat-sandbox",
-        description="Local Planhat-compatible API server on 127.0.0.1 for tests, demos and benchmarks.",
+        description=(
+            "Local Planhat-compatible API server on 127.0.0.1 "
+            "for tests, demos and benchmarks."
+        ),
     )
+
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
         help="serve in the foreground until SIGINT or SIGTERM",
-        description="Serve the Planhat tickets API on 127.0.0.1. The first line on stdout is the base URL.",
+        description=(
+            "Serve the Planhat tickets API on 127.0.0.1. "
+            "The first line on stdout is the base URL."
+        ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind; only 127.0.0.1 is accepted")
-    serve.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free port (default: 8765)")
+
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; only 127.0.0.1 is accepted",
+    )
+
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="TCP port; 0 picks a free port (default: 8765)",
+    )
+
     serve.add_argument(
         "--workspace",
         action="append",
         type=parse_workspace,
         default=[],
         metavar="NAME:TOKEN:COUNT[:SEED]",
-        help="add a workspace with COUNT seeded tickets, reached with 'Authorization: Bearer TOKEN'; repeatable",
+        help=(
+            "add a workspace with COUNT seeded tickets, reached with "
+            "'Authorization: Bearer TOKEN'; repeatable"
+        ),
     )
+
     serve.add_argument(
         "--seed",
         type=int,
         default=0,
-        help="seed of generated data; the Nth --workspace without its own SEED gets this plus N-1 (default: 0)",
+        help=(
+            "seed of generated data; the Nth --workspace without its own SEED "
+            "gets this plus N-1 (default: 0)"
+        ),
     )
-    serve.add_argument("--ready-file", type=Path, help="write the base URL to this file once the server listens")
+
+    serve.add_argument(
+        "--ready-file",
+        type=Path,
+        help="write the base URL to this file once the server listens",
+    )
+
     serve.add_argument(
         "--rate-limit",
         type=int,
         metavar="PER_MINUTE",
-        help="limit every workspace to this many requests per minute and 150 per second (default: no limit)",
+        help=(
+            "limit every workspace to this many requests per minute and 150 "
+            "per second (default: no limit)"
+        ),
     )
-    serve.add_argument("--retry-after", action="store_true", help="send Retry-After (seconds) with each 429")
-    serve.add_argument("--log-level", default="INFO", help="logging level; INFO logs one line per request")
+
+    serve.add_argument(
+        "--retry-after",
+        action="store_true",
+        help="send Retry-After (seconds) with each 429",
+    )
+
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default="INFO",
+        help="logging level; INFO logs one line per request (default: INFO)",
+    )
+
     return parser
 
 
@@ -88,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     arguments = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=arguments.log_level.upper(),
+        level=arguments.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -105,18 +161,25 @@ def _serve(arguments: argparse.Namespace) -> int:
     for index, spec in enumerate(arguments.workspace):
         seed = arguments.seed + index if spec.seed is None else spec.seed
         try:
-            workspace = sandbox.add_workspace(spec.name, token=spec.token, tickets=spec.tickets, seed=seed)
+            workspace = sandbox.add_workspace(
+                spec.name, token=spec.token, tickets=spec.tickets, seed=seed
+            )
         except ValueError as error:
             print(f"planhat-sandbox: error: {error}", file=sys.stderr)
             return 2
         if arguments.rate_limit is not None:
-            workspace.set_rate_limit(arguments.rate_limit, send_retry_after=arguments.retry_after)
+            workspace.set_rate_limit(
+                arguments.rate_limit, send_retry_after=arguments.retry_after
+            )
         logger.info("workspace %s: %d tickets, seed %d", spec.name, spec.tickets, seed)
 
     stop = threading.Event()
+    received: list[str] = []
 
     def request_stop(signal_number: int, frame: FrameType | None) -> None:
-        logger.info("received %s, stopping", signal.Signals(signal_number).name)
+        # Only record the signal: logging here could deadlock on a lock that
+        # the interrupted code holds.
+        received.append(signal.Signals(signal_number).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -125,7 +188,10 @@ def _serve(arguments: argparse.Namespace) -> int:
     try:
         sandbox.start()
     except OSError as error:
-        print(f"planhat-sandbox: error: cannot listen on port {arguments.port}: {error}", file=sys.stderr)
+        print(
+            f"planhat-sandbox: error: cannot listen on port {arguments.port}: {error}",
+            file=sys.stderr,
+        )
         return 1
     print(sandbox.url, flush=True)
     if arguments.ready_file is not None:
@@ -135,6 +201,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     try:
         while not stop.wait(timeout=1.0):
             pass
+        logger.info("received %s, stopping", received[0])
     finally:
         sandbox.close()
         logger.info("stopped")
@@ -143,7 +210,9 @@ def _serve(arguments: argparse.Namespace) -> int:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` so that a reader never sees a partly written file."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent or Path("."), prefix=f".{path.name}."
+    )
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(text)
     os.replace(temporary, path)

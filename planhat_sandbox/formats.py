@@ -14,7 +14,7 @@ def format_date(epoch_ms: int) -> str:
 
 
 def epoch_days(epoch_ms: int) -> int:
-    """Return the number of whole days from the Unix epoch, as in a ticket's ``days``."""
+    """Return the whole days since the Unix epoch, as in a ticket's ``days``."""
     return epoch_ms // 86_400_000
 
 
@@ -36,7 +36,10 @@ def time_bucket(epoch_ms: int) -> list[str]:
 
 
 def us_week(day: date) -> int:
-    """Return the US week number of ``day``: weeks start on Sunday, week 1 contains January 1."""
+    """Return the US week number of ``day``.
+
+    US weeks start on Sunday, and week 1 is the week that contains January 1.
+    """
     # The week's Saturday may fall in the next year; then the week contains
     # the next January 1 and is week 1.
     saturday = day + timedelta(days=5 - day.weekday() if day.weekday() != 6 else 6)
@@ -63,7 +66,7 @@ class ObjectIdGenerator:
         self._lock = threading.Lock()
 
     def generate(self, epoch_ms: int) -> str:
-        """Return a new id whose timestamp is ``epoch_ms`` (or the last one, if later)."""
+        """Return a new id with the timestamp ``epoch_ms``, or the last one if later."""
         with self._lock:
             self._seconds = max(self._seconds, epoch_ms // 1000)
             self._counter = (self._counter + 1) & 0xFFFFFF

@@ -29,7 +29,7 @@ class Exchange:
 
     @property
     def query(self) -> dict[str, str]:
-        """Query parameters with repeated values joined by commas, as in the request log."""
+        """Query parameters with repeated values joined by commas, as logged."""
         return {name: ",".join(values) for name, values in self.parameters.items()}
 
 
@@ -54,7 +54,7 @@ class SandboxHook:
     """Hook the handler calls around each API request; this base class changes nothing.
 
     Fault injection subclasses it: ``before_handling`` can delay, change
-    workspace data or answer instead of the API (a chosen status code), and
+    workspace data or respond in place of the API (a chosen status code), and
     ``before_sending`` can replace or cut the response. Neither is called for
     admin requests under ``/_sandbox/``. Methods run on the request's thread,
     concurrently for concurrent requests.
@@ -68,10 +68,15 @@ class SandboxHook:
         return None
 
     def before_sending(self, exchange: Exchange, reply: Reply) -> Reply:
-        """Return the reply to send; called for every API response, 401 and 429 included."""
+        """Return the reply to send.
+
+        Called for every API response, 401 and 429 included.
+        """
         return reply
 
-    def upsert_item_error(self, exchange: Exchange, index: int, item: dict[str, Any]) -> tuple[str, str] | None:
+    def upsert_item_error(
+        self, exchange: Exchange, index: int, item: dict[str, Any]
+    ) -> tuple[str, str] | None:
         """Return an error for one PUT item, or None to process it normally.
 
         The error is the name of a response array (``"createdErrors"``,

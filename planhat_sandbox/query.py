@@ -1,4 +1,4 @@
-"""GET /tickets: query parameters, filters, MongoDB-like sorting, paging and projection."""
+"""GET /tickets: query parameters, filters, MongoDB-like sorting, paging, projection."""
 
 from __future__ import annotations
 
@@ -48,8 +48,15 @@ class TicketQuery:
     search: str | None = None
 
     def view_key(self) -> tuple[Any, ...]:
-        """Return the parts of the query that decide which tickets match and their order."""
-        return (self.sort, self.descending, self.company_ids, self.status, self.email, self.search)
+        """Return the parts of the query that select and order the tickets."""
+        return (
+            self.sort,
+            self.descending,
+            self.company_ids,
+            self.status,
+            self.email,
+            self.search,
+        )
 
 
 def parse_query(parameters: Mapping[str, Sequence[str]]) -> TicketQuery:
@@ -62,18 +69,21 @@ def parse_query(parameters: Mapping[str, Sequence[str]]) -> TicketQuery:
         QueryError: if ``limit`` or ``offset`` is not a non-negative integer,
             ``limit`` is 0, ``sort`` is only ``-``, or a parameter other than
             ``companyId`` and ``select`` is given more than once.
+
     """
     values: dict[str, str] = {}
-    for name, given in parameters.items():
+    for name, raw_values in parameters.items():
         if name not in _KNOWN_PARAMETERS:
             continue
-        if len(given) > 1 and name not in _LIST_PARAMETERS:
-            raise QueryError(f"query parameter {name!r} is given {len(given)} times; send it once")
-        values[name] = ",".join(given)
+        if len(raw_values) > 1 and name not in _LIST_PARAMETERS:
+            count = len(raw_values)
+            message = f"query parameter {name!r} is given {count} times; send it once"
+            raise QueryError(message)
+        values[name] = ",".join(raw_values)
 
     limit = _parse_integer("limit", values.get("limit"), DEFAULT_LIMIT)
     if limit == 0:
-        # NOTE: Planhat's answer to limit=0 is unknown (MongoDB reads limit 0
+        # NOTE: Planhat's response to limit=0 is unknown (MongoDB reads limit 0
         # as "no limit"), so the sandbox rejects it.
         raise QueryError("invalid limit '0': limit must be between 1 and 10000")
     offset = _parse_integer("offset", values.get("offset"), 0)
@@ -84,7 +94,9 @@ def parse_query(parameters: Mapping[str, Sequence[str]]) -> TicketQuery:
         descending = True
         sort_text = sort_text[1:]
         if not sort_text:
-            raise QueryError("invalid sort '-': give a property name, e.g. sort=-updateDate")
+            raise QueryError(
+                "invalid sort '-': give a property name, e.g. sort=-updateDate"
+            )
 
     return TicketQuery(
         limit=min(limit, MAX_LIMIT),
@@ -92,7 +104,9 @@ def parse_query(parameters: Mapping[str, Sequence[str]]) -> TicketQuery:
         sort=sort_text,
         descending=descending,
         select=_split_list(values.get("select")),
-        company_ids=frozenset(ids) if (ids := _split_list(values.get("companyId"))) else None,
+        company_ids=frozenset(ids)
+        if (ids := _split_list(values.get("companyId")))
+        else None,
         status=values.get("status") or None,
         email=values.get("email") or None,
         search=values.get("search") or None,
@@ -103,7 +117,9 @@ def _parse_integer(name: str, text: str | None, default: int) -> int:
     if text is None:
         return default
     if not _INTEGER.fullmatch(text):
-        raise QueryError(f"invalid {name} {text!r}: {name} must be a non-negative integer")
+        raise QueryError(
+            f"invalid {name} {text!r}: {name} must be a non-negative integer"
+        )
     return int(text)
 
 
@@ -118,7 +134,7 @@ def _split_list(text: str | None) -> tuple[str, ...] | None:
 class TicketView:
     """Tickets that match a query's filters, in the query's order.
 
-    ``keys`` holds the sort key of each ticket, or is None for natural order.
+    ``keys`` contains the sort key of each ticket, or is None for natural order.
     """
 
     tickets: list[Ticket]
@@ -126,9 +142,11 @@ class TicketView:
 
 
 def build_view(tickets: Iterable[Ticket], query: TicketQuery) -> TicketView:
-    """Filter and sort ``tickets`` (in natural order) as ``query`` asks."""
+    """Filter and sort ``tickets``, given in natural order, as ``query`` requests."""
     matches = _compile_filter(query)
-    selected = [ticket for ticket in tickets if matches(ticket)] if matches else list(tickets)
+    selected = (
+        [ticket for ticket in tickets if matches(ticket)] if matches else list(tickets)
+    )
     if query.sort is None:
         return TicketView(selected, None)
 
@@ -152,7 +170,8 @@ def _compile_filter(query: TicketQuery) -> Callable[[Ticket], bool] | None:
         checks.append(lambda ticket: ticket.get("email") == email)
     if query.search is not None:
         pattern = re.compile(re.escape(query.search), re.IGNORECASE)
-        # Seeded tickets share description strings, so each distinct one is searched once.
+        # Seeded tickets share description strings, so each distinct one is
+        # searched once.
         found_in: dict[str, bool] = {}
 
         def snippet_contains(ticket: Ticket) -> bool:
@@ -209,7 +228,9 @@ def sort_key(value: Any, descending: bool = False) -> tuple[Any, ...]:
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
-def take_page(view: TicketView, offset: int, limit: int, rng: random.Random) -> list[Ticket]:
+def take_page(
+    view: TicketView, offset: int, limit: int, rng: random.Random
+) -> list[Ticket]:
     """Return one page of ``view``, reordering tickets with equal sort keys at random.
 
     MongoDB returns documents with equal sort values in no guaranteed order,

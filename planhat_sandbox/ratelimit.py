@@ -21,7 +21,7 @@ class RateLimit:
     #: Requests allowed in any window of one second.
     per_second: int | None = 150
     #: Whether a 429 carries ``Retry-After`` (seconds). Planhat does not
-    #: document the header, so it is off unless a test asks for it.
+    #: document the header, so it is off unless a test turns it on.
     send_retry_after: bool = False
     #: Length of the per-minute window in seconds. Older Planhat docs say the
     #: window resets after 60 to 120 seconds.
@@ -34,7 +34,9 @@ class RateLimit:
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 or None, got {value}")
         if self.window_seconds <= 0:
-            raise ValueError(f"window_seconds must be positive, got {self.window_seconds}")
+            raise ValueError(
+                f"window_seconds must be positive, got {self.window_seconds}"
+            )
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,9 @@ class RateLimiter:
             if limit.per_second is not None and len(self._second) >= limit.per_second:
                 waits.append(self._second[0] + 1.0 - now)
 
-            reported = limit.per_minute if limit.per_minute is not None else limit.per_second
+            reported = (
+                limit.per_minute if limit.per_minute is not None else limit.per_second
+            )
             if waits:
                 retry_after = max(1, math.ceil(max(waits)))
                 return RateDecision(False, reported or 0, 0, retry_after)

@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RequestLogEntry:
-    """One request to the Planhat API routes, as the sandbox answered it.
+    """One request to the Planhat API routes and the sandbox's response.
 
     Admin requests under ``/_sandbox/`` are not logged. The token is never
     stored; ``workspace`` is None when the request was not authenticated.
@@ -66,7 +66,7 @@ class RequestLog:
             return sequence
 
     def append(self, **fields: Any) -> RequestLogEntry:
-        """Add an entry built from ``fields``, which name every field of ``RequestLogEntry``."""
+        """Add an entry; ``fields`` must name every field of ``RequestLogEntry``."""
         entry = RequestLogEntry(**fields)
         with self._lock:
             self._entries.append(entry)
@@ -87,6 +87,7 @@ class RequestLog:
             method: keep only this HTTP method, e.g. ``"GET"``.
             path: keep only this exact path, e.g. ``"/tickets"``.
             after: keep only entries whose ``sequence`` is greater than this.
+
         """
         with self._lock:
             snapshot = list(self._entries)

@@ -18,9 +18,10 @@ class Sandbox:
     Use it as a context manager, or call ``start()`` and ``close()``::
 
         with Sandbox() as sandbox:
-            workspace = sandbox.add_workspace("a", token="token-a", tickets=1000, seed=1)
-            response = requests.get(f"{sandbox.url}/tickets",
-                                    headers={"Authorization": "Bearer token-a"})
+            sandbox.add_workspace("a", token="token-a", tickets=1000, seed=1)
+            response = requests.get(
+                f"{sandbox.url}/tickets", headers={"Authorization": "Bearer token-a"}
+            )
 
     Workspaces can be added before or after the server starts.
     """
@@ -41,6 +42,7 @@ class Sandbox:
             hook: Hook called around every API request (fault injection).
             max_log_entries: Requests kept in the request log; older ones
                 are dropped.
+
         """
         check_loopback(host)
         self._host = host
@@ -57,6 +59,7 @@ class Sandbox:
         Raises:
             RuntimeError: if the sandbox is already running.
             OSError: if the port cannot be bound.
+
         """
         if self._server is not None:
             raise RuntimeError("the sandbox is already running; call close() first")
@@ -102,6 +105,7 @@ class Sandbox:
 
         Raises:
             RuntimeError: if the sandbox is not running.
+
         """
         if self._server is None:
             raise RuntimeError("the sandbox is not running; call start() first")
@@ -129,14 +133,18 @@ class Sandbox:
 
         Raises:
             ValueError: if the name or the token is invalid or already in use.
+
         """
-        return self.state.create_workspace(name, token=token, tickets=tickets, seed=seed, companies=companies)
+        return self.state.create_workspace(
+            name, token=token, tickets=tickets, seed=seed, companies=companies
+        )
 
     def workspace(self, name: str) -> Workspace:
         """Return the workspace with this name.
 
         Raises:
             KeyError: if no workspace has this name.
+
         """
         return self.state.workspace(name)
 
@@ -150,6 +158,7 @@ class Sandbox:
 
         Raises:
             KeyError: if no workspace has this name.
+
         """
         self.state.remove_workspace(name)
 
@@ -168,8 +177,10 @@ class Sandbox:
         path: str | None = None,
         after: int = 0,
     ) -> list[RequestLogEntry]:
-        """Return logged API requests in order; see ``RequestLog.entries`` for the filters."""
-        return self.state.request_log.entries(workspace, method=method, path=path, after=after)
+        """Return logged API requests; see ``RequestLog.entries`` for the filters."""
+        return self.state.request_log.entries(
+            workspace, method=method, path=path, after=after
+        )
 
     def clear_requests(self) -> None:
         """Empty the request log."""

@@ -1,9 +1,10 @@
 """Deterministic generator of companies and tickets that look like Planhat data.
 
-The data is built to exercise a connector: unicode subjects with emoji and
-right-to-left text, a few very large descriptions, optional properties that
-are missing or null, ``custom`` values of every JSON type, and many runs of
-tickets that share one ``updateDate`` (bulk imports and bulk updates).
+The data exercises what a connector finds hard. Subjects contain emoji and
+right-to-left text, and a few descriptions are very large. Optional properties
+are sometimes missing or null, and ``custom`` has values of every JSON type.
+Many runs of tickets share one ``updateDate``, as after bulk imports and bulk
+updates.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import gc
 import math
 import random
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -42,7 +43,9 @@ _STATUSES = {
     "intercom": ("open", "snoozed", "closed"),
     None: ("open", "closed"),
 }
-_OPEN_STATUSES = frozenset({"new", "open", "pending", "hold", "New", "Working", "Escalated", "snoozed"})
+_OPEN_STATUSES = frozenset(
+    {"new", "open", "pending", "hold", "New", "Working", "Escalated", "snoozed"}
+)
 _SOURCES = ("zendesk", "zendesk", "salesforce", "freshdesk", "intercom", None)
 
 #: Share of tickets with a description between 2 KB and 100 KB of UTF-8.
@@ -54,16 +57,22 @@ _LARGE_SNIPPET_POOL = 256
 
 
 def default_company_count(ticket_count: int) -> int:
-    """Return how many companies a workspace with ``ticket_count`` seeded tickets gets."""
+    """Return the number of companies for ``ticket_count`` seeded tickets."""
     return max(5, min(100, ticket_count // 2000))
 
 
-def generate_companies(rng: random.Random, count: int, ids: ObjectIdGenerator) -> list[Company]:
-    """Generate ``count`` companies with ``_id``, ``name``, ``externalId`` and ``domains``."""
+def generate_companies(
+    rng: random.Random, count: int, ids: ObjectIdGenerator
+) -> list[Company]:
+    """Generate companies with ``_id``, ``name``, ``externalId`` and ``domains``."""
     companies = []
     for index in range(count):
         base = COMPANY_NAMES[index % len(COMPANY_NAMES)]
-        name = base if index < len(COMPANY_NAMES) else f"{base} {index // len(COMPANY_NAMES) + 1}"
+        name = (
+            base
+            if index < len(COMPANY_NAMES)
+            else f"{base} {index // len(COMPANY_NAMES) + 1}"
+        )
         domains = [f"company-{index + 1}.example"]
         if rng.random() < 0.5:
             domains.append(f"mail.company-{index + 1}.example")
@@ -83,8 +92,6 @@ class TicketFactory:
 
     def __init__(self, rng: random.Random, companies: list[Company]) -> None:
         """Create a factory that assigns tickets to ``companies``."""
-        if not companies:
-            raise ValueError("generating tickets needs at least one company")
         #: Random generator of every choice the factory makes.
         self.rng = rng
         self._rng = rng
@@ -94,13 +101,24 @@ class TicketFactory:
         # Tickets draw descriptions from pools, so equal descriptions share
         # one string object; that keeps 200,000 tickets well under 1 GB.
         self._small_snippets = [
-            " ".join(rng.choices(SENTENCES, k=1 + int(rng.random() * 5))) for _ in range(_SMALL_SNIPPET_POOL)
+            " ".join(rng.choices(SENTENCES, k=1 + int(rng.random() * 5)))
+            for _ in range(_SMALL_SNIPPET_POOL)
         ]
         self._large_snippets = [_large_snippet(rng) for _ in range(_LARGE_SNIPPET_POOL)]
+        # Tag lists are shared between tickets too; stored tickets are never
+        # changed in place.
         self._tag_sets = [rng.sample(TAGS, int(rng.random() * 4)) for _ in range(64)]
 
-    def build(self, sequence: int, ticket_id: str, create_ms: int, update_ms: int) -> Ticket:
-        """Build ticket number ``sequence`` created at ``create_ms`` and last updated at ``update_ms``."""
+    def build(
+        self, sequence: int, ticket_id: str, create_ms: int, update_ms: int
+    ) -> Ticket:
+        """Build ticket number ``sequence``.
+
+        It is created at ``create_ms`` and last updated at ``update_ms``, both in
+        milliseconds since the epoch.
+        """
+        if not self._companies:
+            raise ValueError("generating tickets needs at least one company")
         rng = self._rng
         random_value = rng.random
         company = self._companies[int(random_value() * len(self._companies))]
@@ -128,14 +146,21 @@ class TicketFactory:
             ticket["subType"] = "bug" if roll < 0.85 else "feature request"
         first = FIRST_NAMES[int(random_value() * len(FIRST_NAMES))]
         last = LAST_NAMES[int(random_value() * len(LAST_NAMES))]
-        ticket["subject"] = f"[{sequence:05d}] {SUBJECTS[int(random_value() * len(SUBJECTS))]}"
+        ticket["subject"] = (
+            f"[{sequence:05d}] {SUBJECTS[int(random_value() * len(SUBJECTS))]}"
+        )
         ticket["snippet"] = self._snippet()
-        ticket["email"] = f"{first.lower()}.{last.lower()}{sequence % 97}@{company['domains'][0]}"
+        ticket["email"] = (
+            f"{first.lower()}.{last.lower()}{sequence % 97}@{company['domains'][0]}"
+        )
         ticket["status"] = status
         ticket["history"] = history
         roll = random_value()
         if roll < 0.85:
-            ticket["url"] = f"https://support.example.com/{source or 'helpdesk'}/{ticket['externalId']}"
+            ticket["url"] = (
+                f"https://support.example.com/{source or 'helpdesk'}/"
+                f"{ticket['externalId']}"
+            )
         elif roll < 0.95:
             ticket["url"] = None
         ticket["createDate"] = created
@@ -149,7 +174,7 @@ class TicketFactory:
             {"id": f"{rng.getrandbits(96):024x}", "name": f"{first} {last}"}
         ] if random_value() < 0.7 else []  # fmt: skip
         ticket["inDate"] = created
-        ticket["custom"] = self._custom(create_ms, update_ms, status)
+        ticket["custom"] = self._custom(create_ms, created, updated, status)
         ticket["starred"] = random_value() < 0.05
         ticket["pinned"] = random_value() < 0.02
         ticket["activityTags"] = [] if random_value() < 0.9 else ["churn-risk"]
@@ -162,13 +187,15 @@ class TicketFactory:
             ticket["tags"] = None
         ticket["waitsToBeFiltered"] = random_value() < 0.5
         ticket["archived"] = random_value() < 0.03
-        ticket["users"] = [] if random_value() < 0.6 else [f"{rng.getrandbits(96):024x}"]
+        ticket["users"] = (
+            [] if random_value() < 0.6 else [f"{rng.getrandbits(96):024x}"]
+        )
         ticket["sender"] = []
         self._write_model_extras(ticket)
         return ticket
 
     def _time_bucket(self, epoch_ms: int) -> list[str]:
-        # Tickets of one day share one list; stored tickets are never changed in place.
+        # Tickets of one day share one list.
         day = epoch_ms // 86_400_000
         bucket = self._time_buckets.get(day)
         if bucket is None:
@@ -182,12 +209,14 @@ class TicketFactory:
             return self._large_snippets[int(rng.random() * len(self._large_snippets))]
         return self._small_snippets[int(rng.random() * len(self._small_snippets))]
 
-    def _custom(self, create_ms: int, update_ms: int, status: str) -> dict[str, Any]:
+    def _custom(
+        self, create_ms: int, created: str, updated: str, status: str
+    ) -> dict[str, Any]:
         random_value = self._rng.random
         days = epoch_days(create_ms)
         custom: dict[str, Any] = {
-            "Closed Date": None if status in _OPEN_STATUSES else _offset_date(update_ms, self._format_date),
-            "Created Date": _offset_date(create_ms, self._format_date),
+            "Closed Date": None if status in _OPEN_STATUSES else _offset_date(updated),
+            "Created Date": _offset_date(created),
             "Days in Phase": int(random_value() * 60),
             "Logins": int(random_value() * 500),
             "Renewal in days": int(random_value() * 400) - 30,
@@ -198,17 +227,21 @@ class TicketFactory:
         if roll < 0.3:
             custom["Escalated"] = roll < 0.1
         if random_value() < 0.3:
-            custom["Health score"] = round(random_value() * 10, 2) if random_value() < 0.8 else None
+            custom["Health score"] = (
+                round(random_value() * 10, 2) if random_value() < 0.8 else None
+            )
         if random_value() < 0.2:
-            custom["Due"] = self._format_date(update_ms)[:10]
+            custom["Due"] = updated[:10]
         return custom
 
     def _write_model_extras(self, ticket: Ticket) -> None:
-        """Add the write-model properties ``severity``, ``product`` and ``timeSpent`` to some tickets."""
+        """Add ``severity``, ``product`` and ``timeSpent`` to some tickets."""
         random_value = self._rng.random
         roll = random_value()
         if roll < 0.4:
-            ticket["severity"] = ("low", "normal", "high", "urgent")[int(random_value() * 4)]
+            ticket["severity"] = ("low", "normal", "high", "urgent")[
+                int(random_value() * 4)
+            ]
         elif roll < 0.5:
             ticket["severity"] = None
         if random_value() < 0.4:
@@ -219,13 +252,18 @@ class TicketFactory:
 
 def pick_new_status(rng: random.Random, source: Any, current: Any) -> str:
     """Pick a status of the ticket's source system other than ``current``."""
-    statuses = _STATUSES.get(source if isinstance(source, str) else None, _STATUSES[None])
+    statuses = _STATUSES.get(
+        source if isinstance(source, str) else None, _STATUSES[None]
+    )
     choices = [status for status in statuses if status != current] or list(statuses)
     return choices[int(rng.random() * len(choices))]
 
 
 def _large_snippet(rng: random.Random) -> str:
-    """Return a description of 2 KB to 100 KB of UTF-8, log-uniform, so most are a few KB."""
+    """Return a description of 2 KB to 100 KB of UTF-8.
+
+    Sizes are log-uniform, so most large descriptions are a few KB.
+    """
     low = math.log(_LARGE_SNIPPET_MIN_BYTES)
     high = math.log(_LARGE_SNIPPET_MAX_BYTES)
     target_bytes = int(math.exp(rng.uniform(low, high)))
@@ -250,9 +288,9 @@ def _external_id(source: str | None, sequence: int) -> str:
     return f"T-{sequence}"
 
 
-def _offset_date(epoch_ms: int, format_date: Callable[[int], str]) -> str:
-    """Format a date as Salesforce does in custom fields: ``2021-06-24T19:38:16.000+0000``."""
-    return format_date(epoch_ms)[:-1] + "+0000"
+def _offset_date(date_text: str) -> str:
+    """Rewrite ``...000Z`` as Salesforce custom fields show it: ``...000+0000``."""
+    return date_text[:-1] + "+0000"
 
 
 class _DateFormatter:
@@ -275,7 +313,7 @@ class _DateFormatter:
 
 
 #: Chance that the next creation event is a bulk import of 2 to 500 tickets
-#: that share one timestamp; about a quarter of seeded tickets come from one.
+#: with one shared timestamp. About a quarter of seeded tickets come from one.
 _IMPORT_PROBABILITY = 0.0066
 #: Mean size of a bulk import or bulk update run (see ``_run_size``).
 _MEAN_RUN_SIZE = 0.6 * 5.5 + 0.3 * 54.5 + 0.1 * 300
@@ -286,12 +324,16 @@ _MEAN_UPDATE_DELAY_MS = 20 * 86_400_000
 _TICKETS_PER_BULK_UPDATE = 1_500
 
 
-def generate_tickets(factory: TicketFactory, count: int, ids: ObjectIdGenerator) -> list[Ticket]:
-    """Generate ``count`` tickets in creation order, with ``_id`` values from ``ids``."""
+def generate_tickets(
+    factory: TicketFactory, count: int, ids: ObjectIdGenerator
+) -> list[Ticket]:
+    """Generate ``count`` tickets in creation order, with ``_id`` from ``ids``."""
     creates, updates = seed_timeline(factory.rng, count)
     with paused_garbage_collection():
         return [
-            factory.build(index + 1, ids.generate(creates[index]), creates[index], updates[index])
+            factory.build(
+                index + 1, ids.generate(creates[index]), creates[index], updates[index]
+            )
             for index in range(count)
         ]
 
@@ -320,7 +362,9 @@ def seed_timeline(rng: random.Random, count: int) -> tuple[list[int], list[int]]
     update time. The other tickets get distinct times to the millisecond.
     """
     span = SEED_END_MS - SEED_START_MS
-    expected_events = max(1.0, count / (_IMPORT_PROBABILITY * _MEAN_RUN_SIZE + 1 - _IMPORT_PROBABILITY))
+    expected_events = max(
+        1.0, count / (_IMPORT_PROBABILITY * _MEAN_RUN_SIZE + 1 - _IMPORT_PROBABILITY)
+    )
     mean_gap = span / expected_events
 
     creates: list[int] = []
@@ -338,18 +382,20 @@ def seed_timeline(rng: random.Random, count: int) -> tuple[list[int], list[int]]
         moment += rng.expovariate(1 / mean_gap) + 1
 
     updates: list[int] = []
-    for created, was_imported in zip(creates, imported):
+    for created, was_imported in zip(creates, imported, strict=True):
         if was_imported or rng.random() < 0.3:
             updates.append(created)
         else:
             updated = created + int(rng.expovariate(1 / _MEAN_UPDATE_DELAY_MS))
             if updated >= SEED_END_MS:
-                # Stay inside the seeded period without piling tickets onto its last millisecond.
+                # Stay inside the seeded period without piling tickets onto
+                # its last millisecond.
                 updated = created + int(rng.random() * (SEED_END_MS - created))
             updates.append(updated)
 
     bulk_updates = sorted(
-        SEED_START_MS + int(rng.random() * span) for _ in range(count // _TICKETS_PER_BULK_UPDATE + 1)
+        SEED_START_MS + int(rng.random() * span)
+        for _ in range(count // _TICKETS_PER_BULK_UPDATE + 1)
     )
     for moment_ms in bulk_updates:
         created_before = _count_at_or_before(creates, moment_ms)

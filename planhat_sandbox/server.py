@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -31,8 +32,9 @@ def check_loopback(host: str) -> None:
     """Raise ValueError unless ``host`` is 127.0.0.1."""
     if host != LOOPBACK:
         raise ValueError(
-            f"planhat-sandbox binds {LOOPBACK} only, got {host!r}: it serves test data with "
-            "admin routes that need no token, so it must not be reachable from other machines"
+            f"planhat-sandbox binds {LOOPBACK} only, got {host!r}. It serves test "
+            "data with admin routes that need no token, so it must not be "
+            "reachable from other machines."
         )
 
 
@@ -42,11 +44,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, state: SandboxState, port: int = 0, host: str = LOOPBACK) -> None:
+    def __init__(
+        self, state: SandboxState, port: int = 0, host: str = LOOPBACK
+    ) -> None:
         """Bind ``host:port`` (port 0 picks a free port) for ``state``.
 
         Raises:
             ValueError: if ``host`` is not 127.0.0.1.
+
         """
         check_loopback(host)
         self.state = state
@@ -71,10 +76,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            # The peer may have closed the connection already.
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
@@ -92,7 +96,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """Return the ``Server`` header without the Python version."""
         return self.server_version
 
-    def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+    def do_GET(self) -> None:
         """Handle a GET request."""
         self._dispatch()
 
@@ -108,15 +112,23 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
         body, problem = self._read_body()
         if path.startswith(admin.PREFIX):
-            reply = problem or admin.handle_admin(state, self.command, path, parameters, body)
+            reply = problem or admin.handle_admin(
+                state, self.command, path, parameters, body
+            )
             self._send(reply)
             self._log_line(reply, None, started)
             return
 
         number = state.request_log.next_sequence()
-        headers = {name.lower(): value for name, value in self.headers.items() if name.lower() != "authorization"}
+        headers = {
+            name.lower(): value
+            for name, value in self.headers.items()
+            if name.lower() != "authorization"
+        }
         workspace = api.authenticate(state, self.headers.get("Authorization"))
-        exchange = Exchange(number, self.command, path, parameters, headers, body, workspace)
+        exchange = Exchange(
+            number, self.command, path, parameters, headers, body, workspace
+        )
         reply = problem or self._answer_api(state, exchange)
         reply = state.hook.before_sending(exchange, reply)
 
@@ -134,7 +146,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             duration=time.monotonic() - started,
         )
         self._send(reply)
-        self._log_line(reply, workspace.name if workspace is not None else None, started)
+        self._log_line(
+            reply, workspace.name if workspace is not None else None, started
+        )
 
     def _answer_api(self, state: SandboxState, exchange: Exchange) -> Reply:
         workspace = exchange.workspace
@@ -145,15 +159,26 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         rate_headers: dict[str, str] = {}
         if decision is not None:
             limit = workspace.rate_limit
-            rate_headers = api.rate_limit_headers(decision, bool(limit and limit.send_retry_after))
+            rate_headers = api.rate_limit_headers(
+                decision, bool(limit and limit.send_retry_after)
+            )
             if not decision.allowed:
                 return api.too_many_requests_reply(rate_headers)
 
         try:
-            reply = state.hook.before_handling(exchange) or api.handle_api(state, exchange, workspace)
+            reply = state.hook.before_handling(exchange) or api.handle_api(
+                state, exchange, workspace
+            )
         except Exception as error:
-            logger.exception("request %d failed: %s %s", exchange.number, exchange.method, exchange.path)
-            reply = api.error_reply(500, "Internal Server Error", f"the sandbox failed: {error}")
+            logger.exception(
+                "request %d failed: %s %s",
+                exchange.number,
+                exchange.method,
+                exchange.path,
+            )
+            reply = api.error_reply(
+                500, "Internal Server Error", f"the sandbox failed: {error}"
+            )
         reply.headers = {**rate_headers, **reply.headers}
         return reply
 
@@ -161,14 +186,25 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """Read the request body, or return the reply for a body that cannot be read."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return b"", api.error_reply(
-                411, "Length Required", "chunked request bodies are not supported; send Content-Length", close=True
+                411,
+                "Length Required",
+                "chunked request bodies are not supported; send Content-Length",
+                close=True,
             )
         length_text = self.headers.get("Content-Length") or "0"
         if not length_text.isdigit():
-            return b"", api.error_reply(400, "Bad Request", f"invalid Content-Length {length_text!r}", close=True)
+            return b"", api.error_reply(
+                400,
+                "Bad Request",
+                f"invalid Content-Length {length_text!r}",
+                close=True,
+            )
         length = int(length_text)
         if length > MAX_BODY_BYTES:
-            message = f"request body of {length} bytes is larger than the {MAX_BODY_BYTES} bytes accepted"
+            message = (
+                f"request body of {length} bytes is larger than "
+                f"the {MAX_BODY_BYTES} bytes accepted"
+            )
             return b"", api.error_reply(413, "Payload Too Large", message, close=True)
         return self.rfile.read(length), None
 
@@ -177,7 +213,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             if reply.content_type is not None:
                 self.send_header("Content-Type", reply.content_type)
-            length = len(reply.body) if reply.content_length is None else reply.content_length
+            length = (
+                len(reply.body)
+                if reply.content_length is None
+                else reply.content_length
+            )
             self.send_header("Content-Length", str(length))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -187,7 +227,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError) as error:
-            logger.info("client closed the connection before the response was sent: %s", error)
+            logger.info(
+                "client closed the connection before the response was sent: %s", error
+            )
             self.close_connection = True
 
     def _log_line(self, reply: Reply, workspace: str | None, started: float) -> None:
@@ -201,6 +243,6 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             (time.monotonic() - started) * 1000,
         )
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by the base class
+    def log_message(self, format: str, *args: Any) -> None:
         """Send the base class's messages (timeouts, malformed requests) to DEBUG."""
         logger.debug("%s: " + format, self.address_string(), *args)

@@ -13,7 +13,9 @@ from planhat_sandbox.workspace import Workspace
 class SandboxState:
     """Registry of workspaces by name and by token, plus the request log and hook."""
 
-    def __init__(self, *, hook: SandboxHook | None = None, max_log_entries: int = 100_000) -> None:
+    def __init__(
+        self, *, hook: SandboxHook | None = None, max_log_entries: int = 100_000
+    ) -> None:
         """Create a state without workspaces."""
         self.request_log = RequestLog(max_log_entries)
         #: Hook called around every API request; replace it to inject faults.
@@ -27,6 +29,7 @@ class SandboxState:
 
         Raises:
             ValueError: if the name or the token is invalid or already in use.
+
         """
         with self._lock:
             self._check_free(name, token)
@@ -43,6 +46,7 @@ class SandboxState:
 
         Raises:
             KeyError: if no workspace has this name.
+
         """
         with self._lock:
             workspace = self._workspaces.pop(name)
@@ -54,6 +58,7 @@ class SandboxState:
 
         Raises:
             KeyError: if no workspace has this name.
+
         """
         with self._lock:
             return self._workspaces[name]
@@ -72,4 +77,6 @@ class SandboxState:
         if name in self._workspaces:
             raise ValueError(f"workspace {name!r} already exists; choose another name")
         if token in self._by_token:
-            raise ValueError(f"the token of workspace {name!r} is already used by another workspace")
+            raise ValueError(
+                f"the token of workspace {name!r} is already used by another workspace"
+            )

@@ -41,6 +41,7 @@ class TicketStore:
 
         Raises:
             ValueError: if a company with the same ``_id`` exists.
+
         """
         company_id = company["_id"]
         if company_id in self._company_by_id:
@@ -90,6 +91,7 @@ class TicketStore:
 
         Raises:
             ValueError: if a ticket with the same ``_id`` exists.
+
         """
         ticket_id = ticket["_id"]
         if ticket_id in self.tickets:

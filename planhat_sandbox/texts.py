@@ -4,6 +4,9 @@ Arabic and Hebrew entries are written right to left; they test that clients
 keep the characters and their order as sent.
 """
 
+# The pools contain non-Latin letters and punctuation on purpose.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 SUBJECTS: tuple[str, ...] = (
@@ -57,7 +60,7 @@ SENTENCES: tuple[str, ...] = (
     "نرجو المساعدة في أقرب وقت ممكن.",
     "שלום, הנתונים לא מתעדכנים מאז אתמול בערב.",
     "תודה רבה על העזרה המהירה!",
-    "JSON sample: {\"id\": 42, \"ok\": false, \"path\": \"C:\\\\temp\\\\export\"}",
+    'JSON sample: {"id": 42, "ok": false, "path": "C:\\\\temp\\\\export"}',
     "<b>HTML</b> from the mail client &amp; an entity.",
     "Emoji in the body: 😀😅🔥💯 and a rare one 🫠.",
 )
@@ -85,9 +88,19 @@ FIRST_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 LAST_NAMES: tuple[str, ...] = (
-    "Smith", "Garcia", "Tanaka", "Haddad", "Levi", "Schmidt", "Wang", "Nilsson", "Rossi", "Okafor",
+    "Smith", "Garcia", "Tanaka", "Haddad", "Levi",
+    "Schmidt", "Wang", "Nilsson", "Rossi", "Okafor",
 )  # fmt: skip
 
-TAGS: tuple[str, ...] = ("billing", "bug", "sso", "export", "vip", "onboarding", "api", "urgent")
+TAGS: tuple[str, ...] = (
+    "billing",
+    "bug",
+    "sso",
+    "export",
+    "vip",
+    "onboarding",
+    "api",
+    "urgent",
+)
 
 PRODUCTS: tuple[str, ...] = ("Core", "Analytics", "Integrations", "Mobile app")

@@ -7,7 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from planhat_sandbox.formats import ObjectIdGenerator, epoch_days, format_date, time_bucket
+from planhat_sandbox.formats import (
+    ObjectIdGenerator,
+    epoch_days,
+    format_date,
+    time_bucket,
+)
 from planhat_sandbox.store import Company, Ticket, TicketStore
 
 #: Largest number of items in one request, as documented by Planhat.
@@ -17,7 +22,12 @@ MAX_ITEMS = 5_000
 #: ``subType`` because a read ``type`` is always "ticket"; Planhat does not
 #: document where the written type goes, and its example reads back
 #: ``subType: "ticket"`` for a ticket written with ``type: "ticket"``.
-READ_NAMES = {"title": "subject", "description": "snippet", "sourceId": "externalId", "type": "subType"}
+READ_NAMES = {
+    "title": "subject",
+    "description": "snippet",
+    "sourceId": "externalId",
+    "type": "subType",
+}
 #: Properties the server sets; written values are ignored.
 SERVER_PROPERTIES = frozenset({"_id", "createDate", "updateDate", "companyName"})
 
@@ -58,7 +68,7 @@ class UpsertResult:
 
     @property
     def status(self) -> int:
-        """Return the HTTP status: 403 when read-only, 206 for other errors, else 200."""
+        """Return the HTTP status: 403 if read-only, 206 for other errors, else 200."""
         if self.forbidden or self.permission_errors:
             return 403
         if self.created_errors or self.updated_errors or self.validation_errors:
@@ -82,7 +92,7 @@ class UpsertResult:
         }
 
     def error_list(self, name: str) -> list[dict[str, Any]]:
-        """Return the error array with Planhat name ``name``, e.g. ``"createdErrors"``."""
+        """Return the error array named ``name``, e.g. ``"createdErrors"``."""
         lists = {
             "createdErrors": self.created_errors,
             "updatedErrors": self.updated_errors,
@@ -90,40 +100,55 @@ class UpsertResult:
             "validationErrors": self.validation_errors,
         }
         if name not in lists:
-            raise ValueError(f"unknown error array {name!r}; expected one of {sorted(lists)}")
+            raise ValueError(
+                f"unknown error array {name!r}; expected one of {sorted(lists)}"
+            )
         return lists[name]
 
 
 def check_payload(payload: Any) -> list[dict[str, Any]]:
-    """Return the items of a PUT body, or raise for what Planhat answers with 400.
+    """Return the items of a PUT body after the checks that Planhat enforces with 400.
 
     Raises:
         BadPayload: if the body is not an array, has more than 5,000 items, has
             an item that is not an object or has neither ``_id`` nor
             ``sourceId``, or has two items with the same key. The key of an
             item is its ``_id`` when present, else its ``sourceId``.
+
     """
+    # NOTE: Planhat may drop items without email before these checks. The
+    # sandbox checks every item, which is the stricter of the two choices.
     if not isinstance(payload, list):
-        raise BadPayload(f"request body must be a JSON array of tickets, got {_json_type(payload)}")
+        raise BadPayload(
+            f"request body must be a JSON array of tickets, got {_json_type(payload)}"
+        )
     if len(payload) > MAX_ITEMS:
-        raise BadPayload(f"too many items: {len(payload)}; send at most {MAX_ITEMS} per request")
+        raise BadPayload(
+            f"too many items: {len(payload)}; send at most {MAX_ITEMS} per request"
+        )
 
     seen: set[tuple[str, str]] = set()
     for index, item in enumerate(payload):
         if not isinstance(item, dict):
-            raise BadPayload(f"item {index} must be a JSON object, got {_json_type(item)}")
+            raise BadPayload(
+                f"item {index} must be a JSON object, got {_json_type(item)}"
+            )
         key = item_key(item)
         if key is None:
-            raise BadPayload(f"item {index} has neither _id nor sourceId; every item needs a key")
+            raise BadPayload(
+                f"item {index} has neither _id nor sourceId; every item needs a key"
+            )
         marker = (key[0], repr(key[1]))
         if marker in seen:
-            raise BadPayload(f"item {index} repeats {key[0]} {key[1]!r}; keys must be unique")
+            raise BadPayload(
+                f"item {index} repeats {key[0]} {key[1]!r}; keys must be unique"
+            )
         seen.add(marker)
     return payload
 
 
 def item_key(item: dict[str, Any]) -> tuple[str, Any] | None:
-    """Return the matching key of an item: ``("_id", value)``, ``("sourceId", value)`` or None."""
+    """Return an item's key: ``("_id", value)``, ``("sourceId", value)`` or None."""
     for name in ("_id", "sourceId"):
         value = item.get(name)
         if value is not None and value != "":
@@ -162,7 +187,11 @@ def bulk_upsert(
 
         if read_only:
             result.permission_errors.append(
-                _error(key_name, key_value, "the API token has no permission to write tickets")
+                _error(
+                    key_name,
+                    key_value,
+                    "the API token has no permission to write tickets",
+                )
             )
             continue
         problem = _validate(item)
@@ -172,7 +201,9 @@ def bulk_upsert(
         if item_error is not None:
             injected = item_error(index, item)
             if injected is not None:
-                result.error_list(injected[0]).append(_error(key_name, key_value, injected[1]))
+                result.error_list(injected[0]).append(
+                    _error(key_name, key_value, injected[1])
+                )
                 continue
 
         if key_name == "_id":
@@ -192,7 +223,11 @@ def bulk_upsert(
 
 
 def _create(
-    store: TicketStore, item: dict[str, Any], now_ms: int, ids: ObjectIdGenerator, result: UpsertResult
+    store: TicketStore,
+    item: dict[str, Any],
+    now_ms: int,
+    ids: ObjectIdGenerator,
+    result: UpsertResult,
 ) -> None:
     source_id = item["sourceId"]
     company, problem = _resolve_company(store, item)
@@ -216,7 +251,9 @@ def _create(
         }
     )
     for name, default in _CREATE_DEFAULTS:
-        ticket.setdefault(name, list(default) if isinstance(default, tuple) else default)
+        ticket.setdefault(
+            name, list(default) if isinstance(default, tuple) else default
+        )
     store.insert(ticket)
 
     result.created += 1
@@ -234,7 +271,11 @@ _CREATE_DEFAULTS: tuple[tuple[str, Any], ...] = (
 
 
 def _update(
-    store: TicketStore, existing: Ticket, item: dict[str, Any], now_ms: int, result: UpsertResult
+    store: TicketStore,
+    existing: Ticket,
+    item: dict[str, Any],
+    now_ms: int,
+    result: UpsertResult,
 ) -> None:
     key_name, key_value = item_key(item) or ("_id", existing["_id"])
     ticket = dict(existing)
@@ -253,7 +294,9 @@ def _update(
     ticket["updateDate"] = format_date(now_ms)
     store.replace(ticket)
 
-    result.updates_keys.append({"_id": ticket["_id"], "sourceId": ticket.get("externalId")})
+    result.updates_keys.append(
+        {"_id": ticket["_id"], "sourceId": ticket.get("externalId")}
+    )
     if changed:
         result.updated += 1
         result.modified.append(ticket["_id"])
@@ -272,8 +315,13 @@ def _apply_fields(ticket: Ticket, item: dict[str, Any]) -> None:
         ticket[READ_NAMES.get(name, name)] = value
 
 
-def _resolve_company(store: TicketStore, item: dict[str, Any]) -> tuple[Company | None, str]:
-    """Find the company of an item from the first given of companyId, companyExternalId, domains."""
+def _resolve_company(
+    store: TicketStore, item: dict[str, Any]
+) -> tuple[Company | None, str]:
+    """Find an item's company and return it with the message to use if it is None.
+
+    The first given of companyId, companyExternalId and domains decides.
+    """
     company_id = item.get("companyId")
     if company_id:
         company = store.company_by_id(company_id)
@@ -281,42 +329,62 @@ def _resolve_company(store: TicketStore, item: dict[str, Any]) -> tuple[Company 
     external_id = item.get("companyExternalId")
     if external_id:
         company = store.company_by_external_id(external_id)
-        return company, f"no company with externalId {external_id!r} (companyExternalId)"
+        return (
+            company,
+            f"no company with externalId {external_id!r} (companyExternalId)",
+        )
     domains = item.get("domains")
     if domains:
         company = store.company_by_domains(domains)
         return company, f"no company has any of the domains {domains}"
-    return None, "creating a ticket needs companyId, companyExternalId or a non-empty domains array"
+    return (
+        None,
+        "creating a ticket needs companyId, companyExternalId "
+        "or a non-empty domains array",
+    )
 
 
 def _validate(item: dict[str, Any]) -> str | None:
     """Return a message for the first property with a wrong JSON type, or None."""
     ticket_id = item.get("_id")
-    if ticket_id is not None and ticket_id != "" and not (
-        isinstance(ticket_id, str) and _OBJECT_ID.fullmatch(ticket_id)
+    if (
+        ticket_id is not None
+        and ticket_id != ""
+        and not (isinstance(ticket_id, str) and _OBJECT_ID.fullmatch(ticket_id))
     ):
         return f"_id must be a 24-character lowercase hex ObjectId, got {ticket_id!r}"
+
     for name in _STRING_FIELDS:
         value = item.get(name)
         if value is not None and not isinstance(value, str):
             return f"{name} must be a string, got {_json_type(value)}"
+
     for name in _STRING_LIST_FIELDS:
         value = item.get(name)
         if value is not None and not (
-            isinstance(value, list) and all(isinstance(element, str) for element in value)
+            isinstance(value, list)
+            and all(isinstance(element, str) for element in value)
         ):
             return f"{name} must be an array of strings"
+
     history = item.get("history")
     if history is not None and not (
         isinstance(history, list) and all(isinstance(entry, dict) for entry in history)
     ):
-        return "history must be an array of objects such as {\"status\": ..., \"time\": ...}"
+        return (
+            'history must be an array of objects such as {"status": ..., "time": ...}'
+        )
+
     time_spent = item.get("timeSpent")
-    if time_spent is not None and (isinstance(time_spent, bool) or not isinstance(time_spent, int)):
+    if time_spent is not None and (
+        isinstance(time_spent, bool) or not isinstance(time_spent, int)
+    ):
         return f"timeSpent must be an integer number of minutes, got {time_spent!r}"
+
     custom = item.get("custom")
     if custom is not None and not isinstance(custom, dict):
         return f"custom must be an object, got {_json_type(custom)}"
+
     return None
 
 

@@ -13,7 +13,14 @@ from typing import Any
 import orjson
 
 from planhat_sandbox.formats import ObjectIdGenerator, format_date
-from planhat_sandbox.query import TicketQuery, TicketView, build_view, compile_projection, project, take_page
+from planhat_sandbox.query import (
+    TicketQuery,
+    TicketView,
+    build_view,
+    compile_projection,
+    project,
+    take_page,
+)
 from planhat_sandbox.ratelimit import RateDecision, RateLimit, RateLimiter
 from planhat_sandbox.seed import (
     TicketFactory,
@@ -24,7 +31,12 @@ from planhat_sandbox.seed import (
     pick_new_status,
 )
 from planhat_sandbox.store import Company, Ticket, TicketStore
-from planhat_sandbox.upsert import ItemErrorHook, UpsertResult, bulk_upsert, check_payload
+from planhat_sandbox.upsert import (
+    ItemErrorHook,
+    UpsertResult,
+    bulk_upsert,
+    check_payload,
+)
 
 #: Workspace names appear in admin URLs and logs, so they are kept simple.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -62,19 +74,24 @@ class Workspace:
                 ``tickets``.
             clock: Source of the current time in seconds since the epoch,
                 used for ``createDate`` and ``updateDate`` of changes.
+
         """
         if not _NAME.fullmatch(name):
             raise ValueError(
-                f"invalid workspace name {name!r}: use 1 to 64 letters, digits, '_', '.' or '-'"
+                f"invalid workspace name {name!r}: "
+                "use 1 to 64 letters, digits, '_', '.' or '-'"
             )
         if not token or any(character.isspace() for character in token):
-            raise ValueError(f"invalid token for workspace {name!r}: it must be non-empty without spaces")
+            raise ValueError(
+                f"invalid token for workspace {name!r}: "
+                "it must be non-empty and contain no spaces"
+            )
         if tickets < 0:
             raise ValueError(f"tickets must be 0 or more, got {tickets}")
 
         self.name = name
         self.token = token
-        #: When True, PUT and DELETE answer 403 and change nothing.
+        #: When True, PUT and DELETE respond with 403 and change nothing.
         self.read_only = False
         self._clock = clock
         self._last_ms = 0
@@ -82,10 +99,13 @@ class Workspace:
         self._views: OrderedDict[tuple[Any, ...], TicketView] = OrderedDict()
         self._rate_limiter: RateLimiter | None = None
 
-        self._rng = random.Random(seed)
+        # Seeded, so equal seeds give equal data; nothing here needs secrecy.
+        self._rng = random.Random(seed)  # noqa: S311
         self._ids = ObjectIdGenerator(self._rng.getrandbits(40))
         self._store = TicketStore()
-        company_count = default_company_count(tickets) if companies is None else companies
+        company_count = (
+            default_company_count(tickets) if companies is None else companies
+        )
         for company in generate_companies(self._rng, company_count, self._ids):
             self._store.add_company(company)
         self._factory = TicketFactory(self._rng, self._store.companies)
@@ -106,12 +126,12 @@ class Workspace:
 
     @property
     def companies(self) -> list[Company]:
-        """Copies of the companies, each with ``_id``, ``name``, ``externalId`` and ``domains``."""
+        """Copies of the companies: ``_id``, ``name``, ``externalId``, ``domains``."""
         with self._lock:
             return _deep_copy(self._store.companies)
 
     def tickets(self) -> list[Ticket]:
-        """Return copies of all tickets in the read shape, in natural (insertion) order."""
+        """Return copies of all tickets in the read shape, in insertion order."""
         with self._lock:
             stored = list(self._store.tickets.values())
         return _deep_copy(stored)
@@ -123,13 +143,17 @@ class Workspace:
         return None if stored is None else _deep_copy(stored)
 
     def status_counts(self) -> dict[str, int]:
-        """Return the number of tickets per ``status``; tickets without one are not counted."""
+        """Return the number of tickets per ``status``, skipping tickets without one."""
         with self._lock:
-            counts = Counter(ticket.get("status") for ticket in self._store.tickets.values())
-        return {status: count for status, count in counts.items() if isinstance(status, str)}
+            counts = Counter(
+                ticket.get("status") for ticket in self._store.tickets.values()
+            )
+        return {
+            status: count for status, count in counts.items() if isinstance(status, str)
+        }
 
     def stats(self) -> dict[str, Any]:
-        """Return counts and settings of the workspace as a JSON-ready dict (no token)."""
+        """Return counts and settings as a JSON-ready dict, without the token."""
         by_status = self.status_counts()
         with self._lock:
             limit = self._rate_limiter.limit if self._rate_limiter else None
@@ -148,7 +172,9 @@ class Workspace:
                 },
             }  # fmt: skip
 
-    def query(self, query: TicketQuery, rng: random.Random | None = None) -> list[Ticket]:
+    def query(
+        self, query: TicketQuery, rng: random.Random | None = None
+    ) -> list[Ticket]:
         """Return one page of tickets as ``GET /tickets`` does.
 
         The returned dicts are the stored tickets themselves (or projections
@@ -164,7 +190,7 @@ class Workspace:
                     self._views.popitem(last=False)
             else:
                 self._views.move_to_end(key)
-        page = take_page(view, query.offset, query.limit, rng or random.Random())
+        page = take_page(view, query.offset, query.limit, rng or random.Random())  # noqa: S311
         if query.select is None:
             return page
         projection = compile_projection(query.select)
@@ -172,11 +198,14 @@ class Workspace:
 
     # Writing
 
-    def upsert(self, items: Any, *, item_error: ItemErrorHook | None = None) -> UpsertResult:
+    def upsert(
+        self, items: Any, *, item_error: ItemErrorHook | None = None
+    ) -> UpsertResult:
         """Create or update tickets as ``PUT /tickets`` does with this body.
 
         Raises:
             BadPayload: for a body that Planhat rejects with 400.
+
         """
         checked = check_payload(items)
         with self._lock:
@@ -194,6 +223,7 @@ class Workspace:
 
         Raises:
             PermissionError: if the workspace is read-only.
+
         """
         with self._lock:
             if self.read_only:
@@ -201,13 +231,13 @@ class Workspace:
             return self._store.delete(ticket_id)
 
     def set_read_only(self, read_only: bool = True) -> None:
-        """Make PUT and DELETE answer 403 (every PUT item goes into ``permissionErrors``)."""
+        """Make PUT and DELETE respond with 403 and change nothing."""
         self.read_only = read_only
 
     # Changes that tests make behind a sync's back
 
     def update_random(self, count: int, *, status: str | None = None) -> list[str]:
-        """Change the status of up to ``count`` random tickets and return their ``_id`` values.
+        """Change the status of up to ``count`` random tickets and return their ids.
 
         The changed tickets share one new ``updateDate``, as after a bulk
         change, and get a ``history`` entry for the new status.
@@ -217,22 +247,29 @@ class Workspace:
             now = format_date(self._now_ms())
             for ticket_id in chosen:
                 ticket = dict(self._store.tickets[ticket_id])
-                new_status = status or pick_new_status(self._rng, ticket.get("source"), ticket.get("status"))
+                new_status = status or pick_new_status(
+                    self._rng, ticket.get("source"), ticket.get("status")
+                )
                 ticket["status"] = new_status
-                ticket["history"] = [*(ticket.get("history") or []), {"status": new_status, "time": now}]
+                ticket["history"] = [
+                    *(ticket.get("history") or []),
+                    {"status": new_status, "time": now},
+                ]
                 ticket["updateDate"] = now
                 self._store.replace(ticket)
             return chosen
 
     def create_random(self, count: int) -> list[str]:
-        """Create ``count`` generated tickets dated now and return their ``_id`` values."""
+        """Create ``count`` generated tickets dated now and return their ids."""
         if count < 0:
             raise ValueError(f"count must be 0 or more, got {count}")
         with self._lock:
             now_ms = self._now_ms()
             created = []
             for _ in range(count):
-                ticket = self._factory.build(self._next_sequence, self._ids.generate(now_ms), now_ms, now_ms)
+                ticket = self._factory.build(
+                    self._next_sequence, self._ids.generate(now_ms), now_ms, now_ms
+                )
                 self._next_sequence += 1
                 self._store.insert(ticket)
                 created.append(ticket["_id"])
@@ -253,7 +290,8 @@ class Workspace:
         return self._rng.sample(ids, min(count, len(ids)))
 
     def _now_ms(self) -> int:
-        # Never earlier than a date already handed out, even if the wall clock steps back.
+        # Never earlier than a date already handed out, even if the wall clock
+        # steps back.
         self._last_ms = max(self._last_ms, int(self._clock() * 1000))
         return self._last_ms
 
@@ -273,7 +311,7 @@ class Workspace:
         send_retry_after: bool = False,
         window_seconds: float = 60.0,
     ) -> None:
-        """Turn on rate limiting with fresh counters; see ``RateLimit`` for the arguments."""
+        """Turn on rate limiting with fresh counters (arguments as in ``RateLimit``)."""
         limit = RateLimit(per_minute, per_second, send_retry_after, window_seconds)
         with self._lock:
             self._rate_limiter = RateLimiter(limit)
@@ -284,7 +322,10 @@ class Workspace:
             self._rate_limiter = None
 
     def check_rate_limit(self, now: float) -> RateDecision | None:
-        """Count a request at monotonic time ``now``; None when rate limiting is off."""
+        """Count a request at monotonic time ``now`` and return the decision.
+
+        Returns None when rate limiting is off.
+        """
         limiter = self._rate_limiter
         return None if limiter is None else limiter.check(now)
 

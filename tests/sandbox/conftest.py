@@ -30,7 +30,11 @@ def make_workspace(sandbox: Sandbox) -> Iterator[MakeWorkspace]:
     def make(tickets: int = 0, seed: int = 1, **options: object) -> Workspace:
         number = next(_names)
         workspace = sandbox.add_workspace(
-            f"ws{number}", token=f"token-{number}", tickets=tickets, seed=seed, **options
+            f"ws{number}",
+            token=f"token-{number}",
+            tickets=tickets,
+            seed=seed,
+            **options,
         )
         created.append(workspace.name)
         return workspace
@@ -87,7 +91,9 @@ class Client:
 
 
 @pytest.fixture
-def client_for(sandbox: Sandbox) -> Iterator[Callable[[Workspace | str | None], Client]]:
+def client_for(
+    sandbox: Sandbox,
+) -> Iterator[Callable[[Workspace | str | None], Client]]:
     """Build clients that send a workspace's token (or the given token, or none)."""
     clients: list[Client] = []
 

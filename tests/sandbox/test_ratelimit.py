@@ -30,8 +30,16 @@ def test_requests_within_limit_carry_headers(workspace, client):
     responses = [client.get() for _ in range(3)]
 
     assert [response.status_code for response in responses] == [200, 200, 200]
-    assert [response.headers["X-Rate-Limit-Limit"] for response in responses] == ["3", "3", "3"]
-    assert [response.headers["X-Rate-Limit-Remaining"] for response in responses] == ["2", "1", "0"]
+    assert [response.headers["X-Rate-Limit-Limit"] for response in responses] == [
+        "3",
+        "3",
+        "3",
+    ]
+    assert [response.headers["X-Rate-Limit-Remaining"] for response in responses] == [
+        "2",
+        "1",
+        "0",
+    ]
 
 
 def test_request_over_limit_gets_429(workspace, client):
@@ -70,7 +78,9 @@ def test_rejected_request_changes_nothing(workspace, client):
     client.get()
     company = workspace.companies[0]["_id"]
 
-    response = client.put([{"sourceId": "late", "email": "a@example.com", "companyId": company}])
+    response = client.put(
+        [{"sourceId": "late", "email": "a@example.com", "companyId": company}]
+    )
 
     assert response.status_code == 429
     assert len(workspace) == 3
@@ -121,7 +131,9 @@ def test_unauthenticated_requests_are_not_limited(workspace, client_for):
     assert [anonymous.get().status_code for _ in range(2)] == [401, 401]
 
 
-@pytest.mark.parametrize("arguments", [{"per_minute": 0}, {"per_second": -1}, {"window_seconds": 0}])
+@pytest.mark.parametrize(
+    "arguments", [{"per_minute": 0}, {"per_second": -1}, {"window_seconds": 0}]
+)
 def test_invalid_rate_limit_is_rejected(workspace, arguments):
     with pytest.raises(ValueError, match="must be"):
         workspace.set_rate_limit(**arguments)

@@ -40,7 +40,12 @@ def test_get_is_logged_with_query_and_items(sandbox, workspace, client):
 
 def test_put_logs_items_sent_including_dropped(sandbox, workspace, client):
     company = workspace.companies[0]["_id"]
-    client.put([{"sourceId": "a", "email": "a@example.com", "companyId": company}, {"sourceId": "b"}])
+    client.put(
+        [
+            {"sourceId": "a", "email": "a@example.com", "companyId": company},
+            {"sourceId": "b"},
+        ]
+    )
 
     entry = sandbox.requests(workspace=workspace.name, method="PUT")[0]
 
@@ -114,7 +119,11 @@ def test_clear_requests(sandbox, workspace, client):
 def test_log_over_http(sandbox, workspace, client):
     client.get(limit=3, status="open")
 
-    body = requests.get(f"{sandbox.url}/_sandbox/requests", params={"workspace": workspace.name}, timeout=10).json()
+    body = requests.get(
+        f"{sandbox.url}/_sandbox/requests",
+        params={"workspace": workspace.name},
+        timeout=10,
+    ).json()
 
     assert len(body["requests"]) == 1
     entry = body["requests"][0]

@@ -37,12 +37,20 @@ def test_different_seeds_give_different_data():
     first = Workspace("one", "t1", tickets=50, seed=1).tickets()
     second = Workspace("two", "t2", tickets=50, seed=2).tickets()
 
-    assert [ticket["subject"] for ticket in first] != [ticket["subject"] for ticket in second]
+    assert [ticket["subject"] for ticket in first] != [
+        ticket["subject"] for ticket in second
+    ]
 
 
 def test_every_ticket_has_email_and_external_id(tickets):
-    assert all(isinstance(ticket["email"], str) and "@" in ticket["email"] for ticket in tickets)
-    assert all(isinstance(ticket["externalId"], str) and ticket["externalId"] for ticket in tickets)
+    assert all(
+        isinstance(ticket["email"], str) and "@" in ticket["email"]
+        for ticket in tickets
+    )
+    assert all(
+        isinstance(ticket["externalId"], str) and ticket["externalId"]
+        for ticket in tickets
+    )
 
 
 def test_external_ids_are_unique(tickets):
@@ -105,9 +113,13 @@ def test_custom_values_have_mixed_types(tickets):
 
     assert None in values
     assert any(isinstance(value, bool) for value in values)
-    assert any(isinstance(value, int) and not isinstance(value, bool) for value in values)
+    assert any(
+        isinstance(value, int) and not isinstance(value, bool) for value in values
+    )
     assert any(isinstance(value, float) and not value.is_integer() for value in values)
-    assert any(isinstance(value, str) and OFFSET_DATE.fullmatch(value) for value in values)
+    assert any(
+        isinstance(value, str) and OFFSET_DATE.fullmatch(value) for value in values
+    )
 
 
 def test_optional_properties_are_sometimes_missing_or_null(tickets):
@@ -129,7 +141,10 @@ def test_company_names_match_company_ids(tickets):
     workspace = Workspace("names", "t", tickets=100, seed=3)
     names = {company["_id"]: company["name"] for company in workspace.companies}
 
-    assert all(names[ticket["companyId"]] == ticket["companyName"] for ticket in workspace.tickets())
+    assert all(
+        names[ticket["companyId"]] == ticket["companyName"]
+        for ticket in workspace.tickets()
+    )
 
 
 def test_time_bucket_matches_vendor_example():
@@ -152,7 +167,10 @@ def test_pages_keep_sort_order_and_size(keys, page_size, seed):
     view = _view(keys)
     rng = random.Random(seed)
 
-    pages = [take_page(view, offset, page_size, rng) for offset in range(0, len(keys) + 1, page_size)]
+    pages = [
+        take_page(view, offset, page_size, rng)
+        for offset in range(0, len(keys) + 1, page_size)
+    ]
     flat = [ticket for page in pages for ticket in page]
 
     assert len(flat) == len(keys)
@@ -160,11 +178,20 @@ def test_pages_keep_sort_order_and_size(keys, page_size, seed):
     assert all(len(page) == page_size for page in pages[:-1] if len(keys) >= page_size)
 
 
-@given(keys=st.lists(st.integers(), max_size=60, unique=True), page_size=st.integers(min_value=1, max_value=20))
+@given(
+    keys=st.lists(st.integers(), max_size=60, unique=True),
+    page_size=st.integers(min_value=1, max_value=20),
+)
 def test_pages_without_ties_cover_each_ticket_once(keys, page_size):
     view = _view(keys)
     rng = random.Random(0)
 
-    flat = [ticket for offset in range(0, len(keys), page_size) for ticket in take_page(view, offset, page_size, rng)]
+    flat = [
+        ticket
+        for offset in range(0, len(keys), page_size)
+        for ticket in take_page(view, offset, page_size, rng)
+    ]
 
-    assert [ticket["_id"] for ticket in flat] == [ticket["_id"] for ticket in view.tickets]
+    assert [ticket["_id"] for ticket in flat] == [
+        ticket["_id"] for ticket in view.tickets
+    ]

@@ -1,4 +1,4 @@
-"""The sandbox process: binding, keep-alive, the fault-injection hook, speed and the CLI."""
+"""The sandbox process: binding, keep-alive, fault-injection hook, speed and CLI."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ REPOSITORY = Path(__file__).parents[2]
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "localhost", "::1", "192.168.1.10"])
 def test_binding_other_addresses_is_rejected(host):
-    with pytest.raises(ValueError, match="binds 127.0.0.1 only"):
+    with pytest.raises(ValueError, match=r"binds 127\.0\.0\.1 only"):
         Sandbox(host=host)
 
 
@@ -33,7 +33,7 @@ def test_start_twice_is_an_error(sandbox):
         sandbox.start()
 
 
-def test_close_releases_port_and_ends_keep_alive_connections():
+def test_close_ends_keep_alive_connections():
     with Sandbox() as local:
         local.add_workspace("a", token="token-a", tickets=1)
         session = requests.Session()
@@ -55,7 +55,10 @@ def test_responses_use_http_1_1_keep_alive(sandbox, make_workspace):
     session.close()
 
     assert all(response.raw.version == 11 for response in responses)
-    assert all(response.headers.get("Connection", "keep-alive") == "keep-alive" for response in responses)
+    assert all(
+        response.headers.get("Connection", "keep-alive") == "keep-alive"
+        for response in responses
+    )
 
 
 def test_small_requests_are_fast_on_one_connection(sandbox, make_workspace):
@@ -111,7 +114,9 @@ class _RecordingHook(SandboxHook):
         self.seen = []
 
     def before_handling(self, exchange):
-        self.seen.append((exchange.number, exchange.method, exchange.path, exchange.workspace.name))
+        self.seen.append(
+            (exchange.number, exchange.method, exchange.path, exchange.workspace.name)
+        )
         if exchange.query.get("fault") == "503":
             return Reply(status=503, body=b'{"error": "Service Unavailable"}')
         return None
@@ -138,7 +143,7 @@ def hooked(sandbox, make_workspace):
     sandbox.hook = None
 
 
-def test_hook_can_answer_instead_of_the_api(sandbox, hooked):
+def test_hook_can_replace_the_response(sandbox, hooked):
     hook, workspace, session = hooked
 
     response = session.get(f"{sandbox.url}/tickets?fault=503", timeout=10)
@@ -177,7 +182,9 @@ def test_hook_can_reject_one_upsert_item(sandbox, hooked):
 
     assert response.status_code == 206
     assert response.json()["created"] == 1
-    assert response.json()["createdErrors"] == [{"sourceId": "reject-me", "message": "rejected by the hook"}]
+    assert response.json()["createdErrors"] == [
+        {"sourceId": "reject-me", "message": "rejected by the hook"}
+    ]
 
 
 def test_default_hook_is_restored(sandbox):
@@ -187,18 +194,33 @@ def test_default_hook_is_restored(sandbox):
 
 
 def _start_cli(*arguments, ready_file=None):
-    command = [sys.executable, "-m", "planhat_sandbox", "serve", "--port", "0", *arguments]
+    command = [
+        sys.executable,
+        "-m",
+        "planhat_sandbox",
+        "serve",
+        "--port",
+        "0",
+        *arguments,
+    ]
     if ready_file is not None:
         command += ["--ready-file", str(ready_file)]
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
     return subprocess.Popen(
-        command, cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPOSITORY,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def test_cli_serves_until_sigterm(tmp_path):
     ready_file = tmp_path / "ready"
-    process = _start_cli("--workspace", "demo:cli-secret-token:25:3", ready_file=ready_file)
+    process = _start_cli(
+        "--workspace", "demo:cli-secret-token:25:3", ready_file=ready_file
+    )
     try:
         url = process.stdout.readline().strip()
         headers = {"Authorization": "Bearer cli-secret-token"}

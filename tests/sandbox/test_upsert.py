@@ -10,8 +10,9 @@ import pytest
 
 WRITE_EXAMPLE = Path(__file__).parents[1] / "fixtures" / "ticket-write-example.json"
 RESPONSE_KEYS = {
-    "created", "createdErrors", "insertsKeys", "updated", "updatedErrors", "updatesKeys",
-    "nonupdates", "modified", "upsertedIds", "permissionErrors", "validationErrors",
+    "created", "createdErrors", "insertsKeys",
+    "updated", "updatedErrors", "updatesKeys", "nonupdates", "modified",
+    "upsertedIds", "permissionErrors", "validationErrors",
 }  # fmt: skip
 
 
@@ -31,17 +32,32 @@ def company(workspace):
 
 
 def new_item(company, source_id="src-1", **fields):
-    return {"sourceId": source_id, "email": "requester@example.com", "companyId": company["_id"], **fields}
+    return {
+        "sourceId": source_id,
+        "email": "requester@example.com",
+        "companyId": company["_id"],
+        **fields,
+    }
 
 
 def find(workspace, external_id):
-    matches = [ticket for ticket in workspace.tickets() if ticket.get("externalId") == external_id]
+    matches = [
+        ticket
+        for ticket in workspace.tickets()
+        if ticket.get("externalId") == external_id
+    ]
     assert len(matches) == 1, matches
     return matches[0]
 
 
 def test_create_maps_write_names_to_read_names(workspace, client, company):
-    item = new_item(company, title="Printer on fire 🔥", description="ما زال يحترق", type="bug", severity="high")
+    item = new_item(
+        company,
+        title="Printer on fire 🔥",
+        description="ما زال يحترق",
+        type="bug",
+        severity="high",
+    )
 
     response = client.put([item])
 
@@ -72,10 +88,14 @@ def test_create_reports_keys_and_ids(workspace, client, company):
 
 
 def test_create_sets_server_properties(workspace, client, company):
-    client.put([new_item(company, createDate="1999-01-01T00:00:00.000Z", companyName="Forged")])
+    client.put(
+        [new_item(company, createDate="1999-01-01T00:00:00.000Z", companyName="Forged")]
+    )
 
     ticket = find(workspace, "src-1")
-    seeded_ids = [other["_id"] for other in workspace.tickets() if other["externalId"] != "src-1"]
+    seeded_ids = [
+        other["_id"] for other in workspace.tickets() if other["externalId"] != "src-1"
+    ]
     assert ticket["createDate"] == ticket["updateDate"] == ticket["date"]
     assert ticket["createDate"] != "1999-01-01T00:00:00.000Z"
     assert ticket["companyName"] == company["name"]
@@ -98,14 +118,22 @@ def test_vendor_write_example_is_stored(workspace, client, company):
 
 
 def test_create_by_company_external_id(workspace, client, company):
-    item = {"sourceId": "by-external", "email": "a@example.com", "companyExternalId": company["externalId"]}
+    item = {
+        "sourceId": "by-external",
+        "email": "a@example.com",
+        "companyExternalId": company["externalId"],
+    }
 
     assert client.put([item]).json()["created"] == 1
     assert find(workspace, "by-external")["companyId"] == company["_id"]
 
 
 def test_create_by_domain(workspace, client, company):
-    item = {"sourceId": "by-domain", "email": "a@example.com", "domains": ["unknown.example", company["domains"][0].upper()]}
+    item = {
+        "sourceId": "by-domain",
+        "email": "a@example.com",
+        "domains": ["unknown.example", company["domains"][0].upper()],
+    }
 
     assert client.put([item]).json()["created"] == 1
     assert find(workspace, "by-domain")["companyId"] == company["_id"]
@@ -121,7 +149,9 @@ def test_create_by_domain(workspace, client, company):
         ({"domains": ["nowhere.example"]}, "no company has any of the domains"),
     ],
 )
-def test_create_without_known_company_is_created_error(workspace, client, company_fields, message_part):
+def test_create_without_known_company_is_created_error(
+    workspace, client, company_fields, message_part
+):
     item = {"sourceId": "orphan", "email": "a@example.com", **company_fields}
 
     response = client.put([item])
@@ -140,7 +170,16 @@ def test_update_by_source_id_merges_custom(workspace, client, company):
     before = find(workspace, "src-1")
     time.sleep(0.002)
 
-    body = client.put([{"sourceId": "src-1", "email": "requester@example.com", "title": "New", "custom": {"b": None, "c": 2.5}}]).json()
+    body = client.put(
+        [
+            {
+                "sourceId": "src-1",
+                "email": "requester@example.com",
+                "title": "New",
+                "custom": {"b": None, "c": 2.5},
+            }
+        ]
+    ).json()
 
     after = find(workspace, "src-1")
     assert body["updated"] == 1
@@ -156,23 +195,57 @@ def test_update_by_source_id_merges_custom(workspace, client, company):
 def test_update_by_id(workspace, client):
     target = workspace.tickets()[3]
 
-    body = client.put([{"_id": target["_id"], "email": "x@example.com", "status": "closed"}]).json()
+    body = client.put(
+        [{"_id": target["_id"], "email": "x@example.com", "status": "closed"}]
+    ).json()
 
     assert body["updated"] == 1
     assert workspace.ticket(target["_id"])["status"] == "closed"
 
 
+def test_update_with_company_moves_ticket(workspace, client):
+    target = workspace.tickets()[0]
+    other = next(c for c in workspace.companies if c["_id"] != target["companyId"])
+    item = {"_id": target["_id"], "email": "x@example.com", "domains": other["domains"]}
+
+    assert client.put([item]).json()["updated"] == 1
+
+    moved = workspace.ticket(target["_id"])
+    assert moved["companyId"] == other["_id"]
+    assert moved["companyName"] == other["name"]
+
+
+def test_update_with_unknown_company_is_updated_error(workspace, client):
+    target = workspace.tickets()[0]
+    item = {"_id": target["_id"], "email": "x@example.com", "companyExternalId": "nope"}
+
+    response = client.put([item])
+
+    assert response.status_code == 206
+    assert response.json()["updatedErrors"][0]["_id"] == target["_id"]
+    assert workspace.ticket(target["_id"])["companyId"] == target["companyId"]
+
+
 def test_id_takes_priority_over_source_id(workspace, client):
     first, second = workspace.tickets()[:2]
 
-    client.put([{"_id": first["_id"], "sourceId": second["externalId"], "email": "x@example.com", "title": "Hit"}])
+    client.put(
+        [
+            {
+                "_id": first["_id"],
+                "sourceId": second["externalId"],
+                "email": "x@example.com",
+                "title": "Hit",
+            }
+        ]
+    )
 
     assert workspace.ticket(first["_id"])["subject"] == "Hit"
     assert workspace.ticket(first["_id"])["externalId"] == second["externalId"]
     assert workspace.ticket(second["_id"])["subject"] == second["subject"]
 
 
-def test_unchanged_update_counts_as_nonupdate_and_bumps_update_date(workspace, client, company):
+def test_unchanged_update_is_nonupdate(workspace, client, company):
     client.put([new_item(company)])
     before = find(workspace, "src-1")
     time.sleep(0.002)
@@ -188,7 +261,10 @@ def test_unchanged_update_counts_as_nonupdate_and_bumps_update_date(workspace, c
 
 
 def test_tickets_of_one_request_share_update_date(workspace, client):
-    items = [{"_id": ticket["_id"], "email": "x@example.com", "status": "merged"} for ticket in workspace.tickets()[:5]]
+    items = [
+        {"_id": ticket["_id"], "email": "x@example.com", "status": "merged"}
+        for ticket in workspace.tickets()[:5]
+    ]
 
     client.put(items)
 
@@ -197,7 +273,11 @@ def test_tickets_of_one_request_share_update_date(workspace, client):
 
 
 def test_item_without_email_is_dropped_silently(workspace, client, company):
-    items = [new_item(company, "kept"), {"sourceId": "dropped", "companyId": company["_id"]}, new_item(company, "empty", email="")]
+    items = [
+        new_item(company, "kept"),
+        {"sourceId": "dropped", "companyId": company["_id"]},
+        new_item(company, "empty", email=""),
+    ]
 
     response = client.put(items)
 
@@ -207,7 +287,10 @@ def test_item_without_email_is_dropped_silently(workspace, client, company):
     assert body["createdErrors"] == []
     assert body["validationErrors"] == []
     assert len(workspace) == 21
-    assert all(ticket["externalId"] not in ("dropped", "empty") for ticket in workspace.tickets())
+    assert all(
+        ticket["externalId"] not in ("dropped", "empty")
+        for ticket in workspace.tickets()
+    )
 
 
 def test_update_without_email_is_dropped_silently(workspace, client):
@@ -221,17 +304,26 @@ def test_update_without_email_is_dropped_silently(workspace, client):
 
 
 def test_unknown_id_is_updated_error(workspace, client):
-    response = client.put([{"_id": "0123456789abcdef01234567", "email": "x@example.com"}])
+    response = client.put(
+        [{"_id": "0123456789abcdef01234567", "email": "x@example.com"}]
+    )
 
     assert response.status_code == 206
     errors = response.json()["updatedErrors"]
-    assert errors == [{"_id": "0123456789abcdef01234567", "message": "no ticket with _id 0123456789abcdef01234567 in this workspace"}]
+    assert errors == [
+        {
+            "_id": "0123456789abcdef01234567",
+            "message": "no ticket with _id 0123456789abcdef01234567 in this workspace",
+        }
+    ]
 
 
 def test_id_of_another_workspace_is_updated_error(make_workspace, client, workspace):
     other = make_workspace(tickets=1, seed=9)
 
-    body = client.put([{"_id": other.tickets()[0]["_id"], "email": "x@example.com"}]).json()
+    body = client.put(
+        [{"_id": other.tickets()[0]["_id"], "email": "x@example.com"}]
+    ).json()
 
     assert len(body["updatedErrors"]) == 1
 
@@ -289,10 +381,22 @@ def test_five_thousand_items_are_accepted(workspace, client, company):
     [
         ({"sourceId": "x", "email": "a@example.com"}, "must be a JSON array"),
         ([{"email": "a@example.com"}], "neither _id nor sourceId"),
-        ([{"sourceId": "", "_id": None, "email": "a@example.com"}], "neither _id nor sourceId"),
+        (
+            [{"sourceId": "", "_id": None, "email": "a@example.com"}],
+            "neither _id nor sourceId",
+        ),
         (["not an object"], "must be a JSON object"),
-        ([{"sourceId": "a", "email": "x@example.com"}, {"sourceId": "a", "email": "y@example.com"}], "repeats sourceId"),
-        ([{"_id": "0123456789abcdef01234567", "email": "x@example.com"}] * 2, "repeats _id"),
+        (
+            [
+                {"sourceId": "a", "email": "x@example.com"},
+                {"sourceId": "a", "email": "y@example.com"},
+            ],
+            "repeats sourceId",
+        ),
+        (
+            [{"_id": "0123456789abcdef01234567", "email": "x@example.com"}] * 2,
+            "repeats _id",
+        ),
         ([{"sourceId": "a"}, {"sourceId": "a"}], "repeats sourceId"),
     ],
 )
@@ -315,14 +419,24 @@ def test_more_than_five_thousand_items_is_400(workspace, client, company):
 
 
 def test_invalid_json_is_400(client):
-    response = client.session.put(client.url + "/tickets", data=b"[{", headers={"Content-Type": "application/json"}, timeout=10)
+    response = client.session.put(
+        client.url + "/tickets",
+        data=b"[{",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
 
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["message"]
 
 
 def test_wrong_content_type_is_400(client):
-    response = client.session.put(client.url + "/tickets", data=b"[]", headers={"Content-Type": "text/plain"}, timeout=10)
+    response = client.session.put(
+        client.url + "/tickets",
+        data=b"[]",
+        headers={"Content-Type": "text/plain"},
+        timeout=10,
+    )
 
     assert response.status_code == 400
     assert "Content-Type must be application/json" in response.json()["message"]
@@ -332,11 +446,19 @@ def test_read_only_workspace_rejects_every_item(workspace, client, company):
     workspace.set_read_only()
     target = workspace.tickets()[0]
 
-    response = client.put([new_item(company, "new"), {"_id": target["_id"], "email": "x@example.com", "status": "x"}])
+    response = client.put(
+        [
+            new_item(company, "new"),
+            {"_id": target["_id"], "email": "x@example.com", "status": "x"},
+        ]
+    )
 
     assert response.status_code == 403
     body = response.json()
-    assert [sorted(error) for error in body["permissionErrors"]] == [["message", "sourceId"], ["_id", "message"]]
+    assert [sorted(error) for error in body["permissionErrors"]] == [
+        ["message", "sourceId"],
+        ["_id", "message"],
+    ]
     assert body["created"] == 0
     assert len(workspace) == 20
     assert workspace.ticket(target["_id"])["status"] == target["status"]
