@@ -64,7 +64,9 @@ def plan_batch(
 
         problems = find_problems(mapped, same_workspace=same_workspace)
         if problems:
-            plan.invalid.append(InvalidRecord(describe_record(mapped, ordinal), problems, record))
+            plan.invalid.append(
+                InvalidRecord(describe_record(mapped, ordinal), problems, record)
+            )
             continue
         _add(plan, mapped)
     return plan
@@ -81,11 +83,17 @@ def _add(plan: BatchPlan, mapped: MappedRecord) -> None:
         return
     plan.deletes.pop(key, None)
     earlier = plan.upserts.get(key)
-    plan.upserts[key] = mapped.item if earlier is None else merge_items(earlier, mapped.item)
+    plan.upserts[key] = (
+        mapped.item if earlier is None else merge_items(earlier, mapped.item)
+    )
 
 
 def upsert_key(mapped: MappedRecord) -> ItemKey:
-    """Return the key the API matches a valid record by: `_id` when sent or deleting, else `sourceId`."""
+    """Return the key the API matches a valid record by.
+
+    The key is `_id` when the item carries it or the record is a delete, else
+    `sourceId`.
+    """
     if mapped.deleted:
         return (ID_FIELD, str(mapped.ticket_id))
     if ID_FIELD in mapped.item:
@@ -94,9 +102,14 @@ def upsert_key(mapped: MappedRecord) -> ItemKey:
 
 
 def merge_items(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
-    """Merge two items of one key as if sent in order: `later` wins, `custom` merges by field."""
+    """Merge two items of one key as if sent in order.
+
+    Fields of `later` win, and `custom` values merge by field name.
+    """
     merged = {**earlier, **later}
-    if isinstance(earlier.get("custom"), dict) and isinstance(later.get("custom"), dict):
+    if isinstance(earlier.get("custom"), dict) and isinstance(
+        later.get("custom"), dict
+    ):
         merged["custom"] = {**earlier["custom"], **later["custom"]}
     return merged
 

@@ -104,7 +104,7 @@ def map_record(record: dict[str, Any], *, same_workspace: bool) -> MappedRecord:
 
 
 def _write_type(record: dict[str, Any]) -> Any:
-    """Return the `type` to write: a read-shape `subType` replaces the constant read `type`.
+    """Return the `type` to write; a read-shape `subType` replaces the read `type`.
 
     Without this, writing back a ticket read with `type` "ticket" and
     `subType` "bug" would overwrite its label with "ticket".
@@ -144,9 +144,10 @@ def to_json_value(value: Any) -> Any:
 
     The SDK parses JSON numbers with a fraction or exponent as `Decimal` and
     top-level `date-time` fields as `datetime`. Decimals become floats,
-    which the client's JSON encoder writes as numbers. Integers stay integers. Datetimes become UTC
-    ISO-8601 with milliseconds, like 2021-06-24T19:38:16.000Z, the API's
-    format; a naive datetime is taken as UTC.
+    which the client's JSON encoder writes as numbers. Integers stay
+    integers. Datetimes become UTC ISO-8601 with milliseconds, like
+    2021-06-24T19:38:16.000Z, the API's format, and a naive datetime is taken
+    as UTC.
     """
     if isinstance(value, dict):
         return {str(key): to_json_value(element) for key, element in value.items()}

@@ -46,7 +46,7 @@ class RunReport:
 
     @property
     def rejected_total(self) -> int:
-        """Return the records the API rejected or dropped in this run, over all streams."""
+        """Return the records the API rejected or dropped in this run, all streams."""
         return sum(c.rejected + c.dropped_silently for c in self.streams.values())
 
     def summary_line(self, *, failed: bool) -> str:
@@ -91,7 +91,7 @@ class RunReport:
 
 
 class DeadLetterFile:
-    """JSON Lines file of the records that were not loaded; appended to, never truncated.
+    """JSON Lines file of the records that were not loaded; never truncated.
 
     Each line is an object with `stream`, `key` (the record's name in the
     log), `reason` ("invalid" or "rejected"), `errors` (a list of messages)

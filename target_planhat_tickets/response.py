@@ -18,7 +18,12 @@ from typing import Any
 #: An item's upsert key: ("sourceId", value) or ("_id", value).
 ItemKey = tuple[str, str]
 
-ERROR_ARRAYS = ("createdErrors", "updatedErrors", "permissionErrors", "validationErrors")
+ERROR_ARRAYS = (
+    "createdErrors",
+    "updatedErrors",
+    "permissionErrors",
+    "validationErrors",
+)
 KEY_LISTS = ("insertsKeys", "updatesKeys")
 _MESSAGE_FIELDS = ("message", "error", "msg", "reason", "description")
 _NESTED_ITEM_FIELDS = ("item", "data", "ticket")
@@ -66,6 +71,7 @@ def parse_upsert_response(data: Any, sent_keys: Sequence[ItemKey]) -> UpsertOutc
 
     Raises:
         UnexpectedResponseError: if `data` is not a JSON object.
+
     """
     if not isinstance(data, dict):
         msg = (
@@ -132,14 +138,21 @@ def _key_in_object(entry: dict[str, Any], sent: set[ItemKey]) -> ItemKey | None:
 
 def _keys_of(entry: dict[str, Any]) -> Iterable[ItemKey]:
     """Yield the keys an object names; `externalId` is the read name of `sourceId`."""
-    for name, key_name in (("_id", "_id"), ("sourceId", "sourceId"), ("externalId", "sourceId")):
+    for name, key_name in (
+        ("_id", "_id"),
+        ("sourceId", "sourceId"),
+        ("externalId", "sourceId"),
+    ):
         value = entry.get(name)
         if isinstance(value, str) and value:
             yield (key_name, value)
 
 
 def _key_in_text(text: str, sent: set[ItemKey]) -> ItemKey | None:
-    """Return the sent key whose value occurs in `text` as a whole token, the longest first."""
+    """Return the sent key whose value occurs in `text` as a whole token.
+
+    Longer values are tried first, so that "ZD-12" wins over "ZD-1".
+    """
     for key in sorted(sent, key=lambda candidate: len(candidate[1]), reverse=True):
         pattern = rf"(?<![\w-]){re.escape(key[1])}(?![\w-])"
         if re.search(pattern, text):
@@ -155,8 +168,12 @@ def _message_of(entry: dict[str, Any]) -> str:
     return json.dumps(entry, default=str, sort_keys=True)
 
 
-def _find_lost(outcome: UpsertOutcome, data: dict[str, Any], sent_keys: Sequence[ItemKey]) -> None:
-    accounted = outcome.created + outcome.updated + outcome.unchanged + len(outcome.rejects)
+def _find_lost(
+    outcome: UpsertOutcome, data: dict[str, Any], sent_keys: Sequence[ItemKey]
+) -> None:
+    accounted = (
+        outcome.created + outcome.updated + outcome.unchanged + len(outcome.rejects)
+    )
     missing = len(sent_keys) - accounted
     if missing < 0:
         outcome.surplus = -missing

@@ -11,7 +11,12 @@ from urllib.parse import quote
 from singer_sdk.sinks import BatchSink
 
 from planhat_api import PlanhatAPIError
-from target_planhat_tickets.batch import BatchPlan, InvalidRecord, describe_key, plan_batch
+from target_planhat_tickets.batch import (
+    BatchPlan,
+    InvalidRecord,
+    describe_key,
+    plan_batch,
+)
 from target_planhat_tickets.response import (
     ItemKey,
     UnexpectedResponseError,
@@ -195,12 +200,17 @@ class TicketsSink(BatchSink):
             ", ".join(keys) or "none",
         )
         for item in items:
-            self.logger.debug("Stream %s: dry run item: %s", self.stream_name, json.dumps(item))
+            self.logger.debug(
+                "Stream %s: dry run item: %s", self.stream_name, json.dumps(item)
+            )
         self._counts.would_upsert += len(items)
         self._counts.would_delete += len(plan.deletes)
 
     def _send_upserts(self, plan: BatchPlan) -> list[str]:
-        """Send the items in PUTs of at most 5,000; return the rejected ones as "key: message"."""
+        """Send the items in PUTs of at most 5,000 and return the failed ones.
+
+        Each failed item is described as "key: message".
+        """
         entries = list(plan.upserts.items())
         rejected: list[str] = []
         for start in range(0, len(entries), MAX_ITEMS_PER_PUT):
@@ -222,7 +232,9 @@ class TicketsSink(BatchSink):
     def _put(self, chunk: dict[ItemKey, dict[str, Any]]) -> UpsertOutcome:
         # The client paces and retries each request; bulk upserts are
         # idempotent, so a retried PUT cannot create a ticket twice.
-        response = self._target.client.request("PUT", "/tickets", body=list(chunk.values()))
+        response = self._target.client.request(
+            "PUT", "/tickets", body=list(chunk.values())
+        )
         try:
             return parse_upsert_response(response.data, list(chunk))
         except UnexpectedResponseError as exc:
@@ -259,7 +271,8 @@ class TicketsSink(BatchSink):
             )
 
         failures = [
-            (reject.key, f"{reject.message} ({reject.array})") for reject in outcome.rejects
+            (reject.key, f"{reject.message} ({reject.array})")
+            for reject in outcome.rejects
         ]
         failures += [
             (key, "dropped by the API without an error") for key in outcome.lost_keys
@@ -311,7 +324,7 @@ class TicketsSink(BatchSink):
                 f"/tickets/{quote(ticket_id, safe='')}",
                 accept_statuses=frozenset({404}),
             )
-            if response.status == 404:  # noqa: PLR2004
+            if response.status == 404:
                 counts.already_absent += 1
                 self.logger.info(
                     "Stream %s: ticket _id %r was already absent (404)",
@@ -334,22 +347,29 @@ class TicketsSink(BatchSink):
     def _over_tolerance(self) -> bool:
         return self._target.report.rejected_total > self._settings.max_rejected_records
 
-    def _failure_message(self, invalid: list[InvalidRecord], rejected: list[str]) -> str:
+    def _failure_message(
+        self, invalid: list[InvalidRecord], rejected: list[str]
+    ) -> str:
         parts = [f"Stream '{self.stream_name}':"]
         fixes = []
         if invalid:
-            listed = [f"{record.label} ({'; '.join(record.problems)})" for record in invalid]
-            parts.append(f"{len(invalid)} invalid records were not sent: {_listing(listed)}.")
+            listed = [
+                f"{record.label} ({'; '.join(record.problems)})" for record in invalid
+            ]
+            parts.append(
+                f"{len(invalid)} invalid records were not sent: {_listing(listed)}."
+            )
             fixes.append(
-                "Fix the invalid records (stream maps can rename or fill fields), or set "
-                "skip_invalid_records to true to skip them",
+                "Fix the invalid records (stream maps can rename or fill fields), "
+                "or set skip_invalid_records to true to skip them",
             )
         if self._over_tolerance():
             total = self._target.report.rejected_total
             limit = self._settings.max_rejected_records
             parts.append(
                 f"The API rejected {total} records in this run, more than "
-                f"max_rejected_records ({limit}) allows; in this batch: {_listing(rejected)}.",
+                f"max_rejected_records ({limit}) allows; in this batch: "
+                f"{_listing(rejected)}.",
             )
             fixes.append(
                 "fix the records the API rejected, or raise max_rejected_records to "

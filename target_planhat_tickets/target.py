@@ -155,7 +155,7 @@ class LoadSettings:
 
 
 def load_setting_errors(config: Mapping[str, Any]) -> list[str]:
-    """Return the errors of the target's own settings that span fields or touch files."""
+    """Return the errors of target settings that span fields or touch files."""
     errors = []
     if config.get("hard_delete") and not config.get("same_workspace"):
         errors.append(
@@ -246,7 +246,9 @@ class TargetPlanhatTickets(Target):
         # The SDK's only hook before STATE goes out. A dry run writes nothing,
         # so its STATE would make the next real run skip these records.
         if self.load_settings.dry_run:
-            self.logger.info("Dry run: STATE not emitted, so a real run loads these records")
+            self.logger.info(
+                "Dry run: STATE not emitted, so a real run loads these records"
+            )
             return
         super()._write_state_message(state)
 

@@ -34,10 +34,13 @@ _STRING_FIELDS = (
 )
 _STRING_ARRAY_FIELDS = ("tags", "domains")
 _COMPANY_FIELDS = "companyId, companyExternalId or a non-empty domains array"
+# orjson, the client's JSON encoder, raises on integers outside this range.
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1
 
 
 def find_problems(mapped: MappedRecord, *, same_workspace: bool) -> list[str]:
-    """Return what makes a mapped record invalid, one sentence per field; empty if valid."""
+    """Return the problems of a mapped record, one sentence each; empty if valid."""
     if mapped.deleted:
         return _delete_problems(mapped)
 
@@ -63,7 +66,10 @@ def _delete_problems(mapped: MappedRecord) -> list[str]:
 def _key_problems(item: dict[str, Any], *, same_workspace: bool) -> list[str]:
     if ID_FIELD in item:
         if not _is_object_id(item[ID_FIELD]):
-            return [f"_id {item[ID_FIELD]!r} is not a Planhat id (24 hexadecimal characters)"]
+            return [
+                f"_id {item[ID_FIELD]!r} is not a Planhat id "
+                "(24 hexadecimal characters)"
+            ]
         return []
     if not _is_blank(item.get("sourceId")):
         return []
@@ -73,10 +79,14 @@ def _key_problems(item: dict[str, Any], *, same_workspace: bool) -> list[str]:
 
 
 def _has_company(item: dict[str, Any]) -> bool:
-    if not _is_blank(item.get("companyId")) or not _is_blank(item.get("companyExternalId")):
+    if not _is_blank(item.get("companyId")) or not _is_blank(
+        item.get("companyExternalId")
+    ):
         return True
     domains = item.get("domains")
-    return isinstance(domains, list) and any(not _is_blank(domain) for domain in domains)
+    return isinstance(domains, list) and any(
+        not _is_blank(domain) for domain in domains
+    )
 
 
 def _type_problems(item: dict[str, Any]) -> list[str]:
@@ -108,7 +118,27 @@ def _type_problems(item: dict[str, Any]) -> list[str]:
     custom = item.get("custom")
     if custom is not None and not isinstance(custom, dict):
         problems.append(f"custom must be an object, got {_describe(custom)}")
+    problems.extend(
+        f"{name} contains the integer {number}, outside the 64-bit range that the JSON "
+        "encoder writes; send it as a string instead"
+        for name, value in item.items()
+        for number in _oversized_integers(value)
+    )
     return problems
+
+
+def _oversized_integers(value: Any) -> list[int]:
+    if isinstance(value, dict):
+        return [
+            number
+            for element in value.values()
+            for number in _oversized_integers(element)
+        ]
+    if isinstance(value, list):
+        return [number for element in value for number in _oversized_integers(element)]
+    if isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX:
+        return [value]
+    return []
 
 
 def _is_blank(value: Any) -> bool:
@@ -121,11 +151,13 @@ def _is_object_id(value: Any) -> bool:
 
 
 def _is_string_array(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(element, str) for element in value)
+    return isinstance(value, list) and all(
+        isinstance(element, str) for element in value
+    )
 
 
 def _describe(value: Any) -> str:
     text = repr(value)
-    if len(text) > 60:  # noqa: PLR2004
+    if len(text) > 60:
         text = f"{text[:57]}..."
     return f"{text} ({type(value).__name__})"

@@ -10,11 +10,18 @@ DELETED = "2026-01-01T00:00:00Z"
 
 
 def ticket(source_id, **fields):
-    return {"sourceId": source_id, "email": "a@example.com", "companyId": COMPANY, **fields}
+    return {
+        "sourceId": source_id,
+        "email": "a@example.com",
+        "companyId": COMPANY,
+        **fields,
+    }
 
 
 def test_valid_records_keyed_by_source_id():
-    plan = plan_batch([ticket("A"), ticket("B")], same_workspace=False, hard_delete=False)
+    plan = plan_batch(
+        [ticket("A"), ticket("B")], same_workspace=False, hard_delete=False
+    )
 
     assert list(plan.upserts) == [("sourceId", "A"), ("sourceId", "B")]
     assert plan.invalid == []
@@ -23,10 +30,15 @@ def test_valid_records_keyed_by_source_id():
 def test_invalid_records_named_and_left_out():
     records = [ticket("A"), ticket("B", email=None), {"status": "open"}]
 
-    plan = plan_batch(records, same_workspace=False, hard_delete=False, first_ordinal=11)
+    plan = plan_batch(
+        records, same_workspace=False, hard_delete=False, first_ordinal=11
+    )
 
     assert list(plan.upserts) == [("sourceId", "A")]
-    assert [invalid.label for invalid in plan.invalid] == ["sourceId 'B'", "record 13 (no sourceId)"]
+    assert [invalid.label for invalid in plan.invalid] == [
+        "sourceId 'B'",
+        "record 13 (no sourceId)",
+    ]
     assert plan.invalid[0].record is records[1]
 
 

@@ -24,7 +24,11 @@ READ_SHAPE = {
     "companyName": "Exxon",
     "createDate": "2021-06-24T19:38:16.000Z",
     "tags": [],
-    "custom": {"Closed Date": None, "Week No": Decimal("29.285714285714285"), "Logins": 0},
+    "custom": {
+        "Closed Date": None,
+        "Week No": Decimal("29.285714285714285"),
+        "Logins": 0,
+    },
     "unlistedFields": {"newField": 1},
 }
 
@@ -41,7 +45,12 @@ def test_read_shape_fills_write_names():
 
 
 def test_write_name_wins_over_read_name():
-    record = {"title": "written", "subject": "read", "sourceId": "S-1", "externalId": "E-1"}
+    record = {
+        "title": "written",
+        "subject": "read",
+        "sourceId": "S-1",
+        "externalId": "E-1",
+    }
 
     item = map_record(record, same_workspace=False).item
 
@@ -89,7 +98,11 @@ def test_unsent_fields_named_without_metadata():
 def test_custom_values_unchanged():
     item = map_record(READ_SHAPE, same_workspace=False).item
 
-    assert item["custom"] == {"Closed Date": None, "Week No": 29.285714285714285, "Logins": 0}
+    assert item["custom"] == {
+        "Closed Date": None,
+        "Week No": 29.285714285714285,
+        "Logins": 0,
+    }
     assert isinstance(item["custom"]["Logins"], int)
 
 
@@ -121,19 +134,33 @@ def test_time_spent_whole_numbers_become_int(value, expected):
 
 
 def test_deleted_marker_sets_deleted():
-    mapped = map_record({"_id": "x", "_sdc_deleted_at": "2026-01-01T00:00:00Z"}, same_workspace=True)
+    mapped = map_record(
+        {"_id": "x", "_sdc_deleted_at": "2026-01-01T00:00:00Z"}, same_workspace=True
+    )
 
     assert mapped.deleted is True
 
 
 def test_json_value_datetime_as_planhat_format():
-    moment = datetime.datetime(2021, 6, 24, 21, 38, 16, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    moment = datetime.datetime(
+        2021,
+        6,
+        24,
+        21,
+        38,
+        16,
+        123456,
+        tzinfo=datetime.timezone(datetime.timedelta(hours=2)),
+    )
 
     assert to_json_value(moment) == "2021-06-24T19:38:16.123Z"
 
 
 def test_json_value_naive_datetime_is_utc():
-    assert to_json_value(datetime.datetime(2021, 6, 24, 19, 38, 16)) == "2021-06-24T19:38:16.000Z"
+    assert (
+        to_json_value(datetime.datetime(2021, 6, 24, 19, 38, 16))
+        == "2021-06-24T19:38:16.000Z"
+    )
 
 
 def test_json_value_serialises_with_orjson():

@@ -29,7 +29,10 @@ def test_summary_names_each_stream():
 def test_summary_of_failed_run():
     report = RunReport(dry_run=False)
 
-    assert report.summary_line(failed=True) == "Summary of the failed run: no records received"
+    assert (
+        report.summary_line(failed=True)
+        == "Summary of the failed run: no records received"
+    )
 
 
 def test_summary_of_dry_run():
@@ -56,7 +59,13 @@ def test_dead_letters_appended(tmp_path):
     path.write_text('{"earlier": true}\n')
     letters = DeadLetterFile(path)
 
-    letters.write(stream="s", key="sourceId 'A'", reason="invalid", errors=["e"], record={"n": Decimal("1.5")})
+    letters.write(
+        stream="s",
+        key="sourceId 'A'",
+        reason="invalid",
+        errors=["e"],
+        record={"n": Decimal("1.5")},
+    )
 
     lines = path.read_text().splitlines()
     assert len(lines) == 2

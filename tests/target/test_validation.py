@@ -7,12 +7,18 @@ import pytest
 from target_planhat_tickets.mapping import map_record
 from target_planhat_tickets.validation import find_problems
 
-VALID = {"sourceId": "S-1", "email": "a@example.com", "companyId": "56bccdf554d64d837d01be80"}
+VALID = {
+    "sourceId": "S-1",
+    "email": "a@example.com",
+    "companyId": "56bccdf554d64d837d01be80",
+}
 TICKET_ID = "60d4e139e9c01e379effa355"
 
 
 def problems(record, *, same_workspace=False):
-    return find_problems(map_record(record, same_workspace=same_workspace), same_workspace=same_workspace)
+    return find_problems(
+        map_record(record, same_workspace=same_workspace), same_workspace=same_workspace
+    )
 
 
 def test_valid_record_has_no_problems():
@@ -23,7 +29,9 @@ def test_valid_record_has_no_problems():
 def test_missing_email_is_invalid(email):
     record = {**VALID, "email": email}
 
-    assert problems(record) == ["email is missing or empty, and Planhat drops such tickets"]
+    assert problems(record) == [
+        "email is missing or empty, and Planhat drops such tickets"
+    ]
 
 
 def test_missing_source_id_is_invalid():
@@ -33,13 +41,21 @@ def test_missing_source_id_is_invalid():
 
 
 def test_id_does_not_replace_source_id_across_workspaces():
-    record = {"_id": TICKET_ID, "email": "a@example.com", "companyId": VALID["companyId"]}
+    record = {
+        "_id": TICKET_ID,
+        "email": "a@example.com",
+        "companyId": VALID["companyId"],
+    }
 
     assert problems(record) == ["sourceId (or externalId) is missing or empty"]
 
 
 def test_id_replaces_source_id_in_same_workspace():
-    record = {"_id": TICKET_ID, "email": "a@example.com", "companyId": VALID["companyId"]}
+    record = {
+        "_id": TICKET_ID,
+        "email": "a@example.com",
+        "companyId": VALID["companyId"],
+    }
 
     assert problems(record, same_workspace=True) == []
 
@@ -62,7 +78,9 @@ def test_any_company_reference_is_enough(company):
     assert problems(record) == []
 
 
-@pytest.mark.parametrize("company", [{}, {"domains": []}, {"companyId": ""}, {"domains": [""]}])
+@pytest.mark.parametrize(
+    "company", [{}, {"domains": []}, {"companyId": ""}, {"domains": [""]}]
+)
 def test_missing_company_is_invalid(company):
     record = {"sourceId": "S-1", "email": "a@example.com", **company}
 
@@ -85,9 +103,21 @@ def test_every_problem_listed():
         ("sourceId", 123, "sourceId must be a string, got 123 (int)"),
         ("tags", "a,b", "tags must be an array of strings, got 'a,b' (str)"),
         ("tags", ["a", 1], "tags must be an array of strings, got ['a', 1] (list)"),
-        ("timeSpent", "15", "timeSpent must be a whole number of minutes, got '15' (str)"),
-        ("timeSpent", 1.5, "timeSpent must be a whole number of minutes, got 1.5 (float)"),
-        ("timeSpent", True, "timeSpent must be a whole number of minutes, got True (bool)"),
+        (
+            "timeSpent",
+            "15",
+            "timeSpent must be a whole number of minutes, got '15' (str)",
+        ),
+        (
+            "timeSpent",
+            1.5,
+            "timeSpent must be a whole number of minutes, got 1.5 (float)",
+        ),
+        (
+            "timeSpent",
+            True,
+            "timeSpent must be a whole number of minutes, got True (bool)",
+        ),
         ("custom", [1], "custom must be an object, got [1] (list)"),
     ],
 )
@@ -113,4 +143,13 @@ def test_delete_without_id_is_invalid():
 
     assert problems(record, same_workspace=True) == [
         "_id is missing, and deleting a ticket needs its Planhat _id",
+    ]
+
+
+def test_oversized_integer_is_invalid():
+    record = {**VALID, "custom": {"Big": 2**64, "Fine": 2**63}}
+
+    assert problems(record) == [
+        "custom contains the integer 18446744073709551616, outside the 64-bit range "
+        "that the JSON encoder writes; send it as a string instead",
     ]
