@@ -12,7 +12,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class Exchange:
-    """One request to the Planhat API routes, as the handler received it."""
+    """One request to the Planhat API routes, as the handler received it.
+
+    ``SandboxHook.before_handling`` may replace ``body`` or ``parameters``,
+    and the API then handles the replaced values.
+    """
 
     #: Sequence number of the request among all API requests of the server,
     #: starting at 1; the request log uses the same number.

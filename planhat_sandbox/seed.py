@@ -99,7 +99,8 @@ class TicketFactory:
         self._format_date = _DateFormatter()
         self._time_buckets: dict[int, list[str]] = {}
         # Tickets draw descriptions from pools, so equal descriptions share
-        # one string object; that keeps 200,000 tickets well under 1 GB.
+        # one string object. A 200,000-ticket workspace then needs about 650 MB
+        # of process memory (maximum RSS, Python 3.11).
         self._small_snippets = [
             " ".join(rng.choices(SENTENCES, k=1 + int(rng.random() * 5)))
             for _ in range(_SMALL_SNIPPET_POOL)
@@ -294,7 +295,11 @@ def _offset_date(date_text: str) -> str:
 
 
 class _DateFormatter:
-    """``format_date`` with the date part cached per day; about three times faster."""
+    """``format_date`` with the date part cached per day.
+
+    It formats about three times faster than ``format_date`` (timeit, Python
+    3.11, one day repeated).
+    """
 
     def __init__(self) -> None:
         self._days: dict[int, str] = {}
