@@ -120,3 +120,11 @@ def test_settings_from_environment_reach_tap(meltano: MeltanoProject, sandbox: S
     assert config["api_url"] == sandbox.url
     assert config["api_token"] == TOKEN
     assert config["page_size"] == 7
+
+
+def test_invoke_target_about(meltano: MeltanoProject) -> None:
+    result = meltano.run("invoke", "target-planhat-tickets", "--about", "--format=json")
+
+    about = json.loads(result.stdout)
+    assert about["name"] == "target-planhat-tickets"
+    assert "api_token" in about["settings"]["properties"]

@@ -1,4 +1,4 @@
-"""meltano.yml: valid for the installed Meltano, and in step with the tap's own settings."""
+"""meltano.yml: valid for the installed Meltano, and in step with the connectors' own settings."""
 
 from __future__ import annotations
 
@@ -16,11 +16,22 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 from tap_planhat_tickets.tap import TapPlanhatTickets
+from target_planhat_tickets.target import TargetPlanhatTickets
 from tests.meltano.conftest import ROOT
 
-TAP = Path(sys.executable).parent / "tap-planhat-tickets"
+BIN = Path(sys.executable).parent
 
-# Meltano setting kinds for the JSON types of the tap's settings.
+# This repository's connectors, by Meltano plugin type and name.
+CONNECTORS = {
+    ("extractors", "tap-planhat-tickets"): TapPlanhatTickets,
+    ("loaders", "target-planhat-tickets"): TargetPlanhatTickets,
+}
+CAPABILITIES = {
+    "tap-planhat-tickets": {"state", "catalog", "discover", "about", "stream-maps", "schema-flattening"},
+    "target-planhat-tickets": {"about", "stream-maps", "schema-flattening", "hard-delete"},
+}
+
+# Meltano setting kinds for the JSON types of the connectors' settings.
 KIND_BY_TYPE = {
     "string": "string",
     "integer": "integer",
@@ -36,9 +47,8 @@ def project() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def about() -> dict[str, Any]:
-    result = subprocess.run([str(TAP), "--about", "--format=json"], check=True, capture_output=True, text=True)
+def about(name: str) -> dict[str, Any]:
+    result = subprocess.run([str(BIN / name), "--about", "--format=json"], check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
 
 
@@ -46,10 +56,14 @@ def plugin(project: dict[str, Any], plugin_type: str, name: str) -> dict[str, An
     return next(item for item in project["plugins"][plugin_type] if item["name"] == name)
 
 
-def json_type(definition: dict[str, Any]) -> str:
+def expected_kind(definition: dict[str, Any]) -> str:
+    if "enum" in definition:
+        return "options"
+    if definition.get("format") == "date-time":
+        return "date_iso8601"
     types = definition["type"] if isinstance(definition["type"], list) else [definition["type"]]
     (non_null,) = [name for name in types if name != "null"]
-    return non_null
+    return KIND_BY_TYPE[non_null]
 
 
 def test_project_matches_meltano_schema(project):
@@ -86,46 +100,50 @@ def test_plugins_need_no_hub(project, plugin_type):
         assert definition.get("settings"), definition["name"]
 
 
-def test_tap_declares_every_own_setting(project):
-    declared = {setting["name"]: setting for setting in plugin(project, "extractors", "tap-planhat-tickets")["settings"]}
-    own = TapPlanhatTickets.config_jsonschema["properties"]
+@pytest.mark.parametrize(("plugin_type", "name"), list(CONNECTORS))
+def test_connector_declares_own_settings(project, plugin_type, name):
+    declared = {setting["name"]: setting for setting in plugin(project, plugin_type, name)["settings"]}
+    own = CONNECTORS[plugin_type, name].config_jsonschema["properties"]
 
-    for name, definition in own.items():
-        assert name in declared, f"meltano.yml lacks the tap setting {name}"
-        setting = declared[name]
-        assert setting["label"] == definition["title"], name
-        assert " ".join(setting["description"].split()) == definition["description"], name
-        assert setting.get("sensitive", False) == definition.get("secret", False), name
-        expected_kind = "date_iso8601" if definition.get("format") == "date-time" else KIND_BY_TYPE[json_type(definition)]
-        assert setting["kind"] == expected_kind, name
+    for setting_name, definition in own.items():
+        assert setting_name in declared, f"meltano.yml lacks the {name} setting {setting_name}"
+        setting = declared[setting_name]
+        assert setting["label"] == definition["title"], setting_name
+        assert " ".join(setting["description"].split()) == definition["description"], setting_name
+        assert setting.get("sensitive", False) == definition.get("secret", False), setting_name
+        assert setting["kind"] == expected_kind(definition), setting_name
 
 
-def test_tap_declares_only_known_settings(project, about):
-    declared = [setting["name"] for setting in plugin(project, "extractors", "tap-planhat-tickets")["settings"]]
+@pytest.mark.parametrize(("plugin_type", "name"), list(CONNECTORS))
+def test_connector_declares_known_settings(project, plugin_type, name):
+    declared = [setting["name"] for setting in plugin(project, plugin_type, name)["settings"]]
 
     assert len(declared) == len(set(declared))
-    assert set(declared) <= set(about["settings"]["properties"])
+    assert set(declared) <= set(about(name)["settings"]["properties"])
 
 
-def test_tap_required_settings_validated(project):
-    tap = plugin(project, "extractors", "tap-planhat-tickets")
-    required = TapPlanhatTickets.config_jsonschema["required"]
+@pytest.mark.parametrize(("plugin_type", "name"), list(CONNECTORS))
+def test_connector_required_settings_validated(project, plugin_type, name):
+    required = CONNECTORS[plugin_type, name].config_jsonschema["required"]
 
-    assert tap["settings_group_validation"] == [required]
+    assert plugin(project, plugin_type, name)["settings_group_validation"] == [required]
 
 
-def test_tap_capabilities(project, about):
-    declared = plugin(project, "extractors", "tap-planhat-tickets")["capabilities"]
+@pytest.mark.parametrize(("plugin_type", "name"), list(CONNECTORS))
+def test_connector_capabilities(project, plugin_type, name):
+    declared = plugin(project, plugin_type, name)["capabilities"]
 
-    assert set(declared) == {"state", "catalog", "discover", "about", "stream-maps", "schema-flattening"}
-    assert set(declared) <= set(about["capabilities"])
+    assert set(declared) == CAPABILITIES[name]
+    assert set(declared) <= set(about(name)["capabilities"])
 
 
 def test_project_sets_no_token(project):
-    configs = [definition.get("config", {}) for definition in project["plugins"]["extractors"]]
-    for environment in project["environments"]:
-        extractors = environment.get("config", {}).get("plugins", {}).get("extractors", [])
-        configs += [definition.get("config", {}) for definition in extractors]
+    configs = []
+    for plugin_type in ("extractors", "loaders"):
+        configs += [definition.get("config", {}) for definition in project["plugins"][plugin_type]]
+        for environment in project["environments"]:
+            definitions = environment.get("config", {}).get("plugins", {}).get(plugin_type, [])
+            configs += [definition.get("config", {}) for definition in definitions]
 
     for config in configs:
         assert "api_token" not in config
