@@ -23,7 +23,11 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml
-	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
+	if [ ! -x $(VENV_BIN)/python ]; then \
+	    $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+	        || { echo "make: $(PYTHON) is missing or older than Python 3.10; run make PYTHON=python3.X" >&2; exit 1; }; \
+	    $(PYTHON) -m venv $(VENV); \
+	fi
 	$(VENV_BIN)/python -m pip install --quiet --editable '.[test]'
 	touch $@
 
