@@ -6,7 +6,7 @@ package imports the tap, the target or the sandbox.
 """
 
 from planhat_api.client import PlanhatClient
-from planhat_api.config import CLIENT_SETTINGS_SCHEMA, ClientSettings
+from planhat_api.config import CLIENT_SETTINGS_SCHEMA, ClientSettings, settings_schema
 from planhat_api.errors import PlanhatAPIError, PlanhatRetriesExhaustedError
 from planhat_api.ratelimit import RateLimiter
 from planhat_api.schema import load_ticket_schema
@@ -19,4 +19,5 @@ __all__ = [
     "PlanhatRetriesExhaustedError",
     "RateLimiter",
     "load_ticket_schema",
+    "settings_schema",
 ]

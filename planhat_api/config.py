@@ -103,6 +103,17 @@ CLIENT_SETTINGS_SCHEMA = th.PropertiesList(
 )
 
 
+def settings_schema(connector_settings: th.PropertiesList) -> dict[str, Any]:
+    """Return a connector's config JSON schema: the connection settings first, then its own."""
+    client = CLIENT_SETTINGS_SCHEMA.to_dict()
+    own = connector_settings.to_dict()
+    return {
+        **own,
+        "properties": {**client["properties"], **own["properties"]},
+        "required": [*client.get("required", []), *own.get("required", [])],
+    }
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """Validated connection settings of one Planhat client."""

@@ -8,7 +8,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from planhat_api import CLIENT_SETTINGS_SCHEMA, ClientSettings
+from planhat_api import ClientSettings, settings_schema
 from tap_planhat_tickets.streams import TicketsStream
 
 if sys.version_info >= (3, 12):
@@ -19,7 +19,7 @@ else:
 #: The API's largest page.
 MAX_PAGE_SIZE = 10_000
 
-TAP_SETTINGS_SCHEMA = th.PropertiesList(
+TAP_SETTINGS = th.PropertiesList(
     th.Property(
         "start_date",
         th.DateTimeType(),
@@ -60,13 +60,7 @@ TAP_SETTINGS_SCHEMA = th.PropertiesList(
             "the bookmark, to cover clock skew between this machine and Planhat."
         ),
     ),
-).to_dict()
-
-for _name, _definition in CLIENT_SETTINGS_SCHEMA.to_dict()["properties"].items():
-    TAP_SETTINGS_SCHEMA["properties"][_name] = _definition
-TAP_SETTINGS_SCHEMA["required"] = [
-    *CLIENT_SETTINGS_SCHEMA.to_dict().get("required", []),
-]
+)
 
 
 class TapPlanhatTickets(Tap):
@@ -74,7 +68,7 @@ class TapPlanhatTickets(Tap):
 
     name = "tap-planhat-tickets"
     package_name = "planhat-tickets-connectors"
-    config_jsonschema = TAP_SETTINGS_SCHEMA
+    config_jsonschema = settings_schema(TAP_SETTINGS)
 
     @override
     def discover_streams(self) -> list[TicketsStream]:
