@@ -1,8 +1,8 @@
 """Fixtures that run the real Meltano CLI on this repository's meltano.yml.
 
 Each test gets its own Meltano system database (and so its own state) and
-its own DuckDB file under tmp_path. The plugins are installed into the
-repository's .meltano folder once per test session.
+its own DuckDB file under tmp_path. The plugins live in the repository's
+.meltano folder and are installed at most once per test session.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from planhat_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = Path(sys.executable).parent / "meltano"
+INSTALL_STAMP = ROOT / ".meltano" / ".installed"
 INSTALL_TIMEOUT_SECONDS = 600
 RUN_TIMEOUT_SECONDS = 300
 # The sandbox accepts this token only on 127.0.0.1, so it is no secret.
@@ -63,7 +64,15 @@ class MeltanoProject:
 
 @pytest.fixture(scope="session")
 def meltano_installed() -> None:
-    """Install the plugins of meltano.yml once per test session."""
+    """Install the plugins of meltano.yml, unless `make` installed them after the last change.
+
+    The stamp file is the one that the Makefile's meltano-install target
+    writes, so the tests and `make demo` reinstall under the same rule.
+    """
+    inputs = [ROOT / "meltano.yml", ROOT / "pyproject.toml"]
+    if INSTALL_STAMP.exists() and all(path.stat().st_mtime <= INSTALL_STAMP.stat().st_mtime for path in inputs):
+        return
+
     environment = {name: value for name, value in os.environ.items() if name not in INHERITED_NAMES}
     result = subprocess.run(
         [str(MELTANO), "install"],
@@ -75,6 +84,7 @@ def meltano_installed() -> None:
         check=False,
     )
     assert result.returncode == 0, f"meltano install failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    INSTALL_STAMP.touch()
 
 
 @pytest.fixture
