@@ -2,8 +2,8 @@
 
 Records with the same key in one batch become one item, because the API
 rejects a request that repeats a key with HTTP 400. Merging keeps the meaning of
-sending them one after another: fields of later records replace those of
-earlier ones, `custom` values merge by field name, a delete drops earlier
+sending them one after another. Fields of later records replace those of
+earlier ones, and `custom` values merge by field name. A delete drops earlier
 upserts of its key, and a later upsert cancels an earlier delete.
 """
 
@@ -20,8 +20,8 @@ from target_planhat_tickets.validation import find_problems
 
 
 @dataclass(frozen=True)
-class InvalidRecord:
-    """A record that fails validation and is never sent."""
+class RecordProblems:
+    """A record that fails validation, with its problems; it is never sent."""
 
     #: Name of the record in messages, such as "sourceId 'ZD-12'".
     label: str
@@ -37,7 +37,7 @@ class BatchPlan:
     upserts: dict[ItemKey, dict[str, Any]] = field(default_factory=dict)
     #: Planhat `_id` of each ticket to delete, by key.
     deletes: dict[ItemKey, str] = field(default_factory=dict)
-    invalid: list[InvalidRecord] = field(default_factory=list)
+    invalid: list[RecordProblems] = field(default_factory=list)
     #: Records merged into an earlier record of the same key.
     duplicates: int = 0
     #: Records marked deleted that are upserted because hard deletes are off.
@@ -65,7 +65,7 @@ def plan_batch(
         problems = find_problems(mapped, same_workspace=same_workspace)
         if problems:
             plan.invalid.append(
-                InvalidRecord(describe_record(mapped, ordinal), problems, record)
+                RecordProblems(describe_record(mapped, ordinal), problems, record)
             )
             continue
         _add(plan, mapped)
@@ -122,10 +122,3 @@ def describe_record(mapped: MappedRecord, ordinal: int) -> str:
     if mapped.ticket_id is not None and str(mapped.ticket_id).strip():
         return f"_id {mapped.ticket_id!r}"
     return f"record {ordinal} (no sourceId)"
-
-
-def describe_key(key: ItemKey | None) -> str:
-    """Name an item key in messages, as `describe_record` does."""
-    if key is None:
-        return "an item the API did not name"
-    return f"{key[0]} {key[1]!r}"

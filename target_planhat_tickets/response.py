@@ -66,6 +66,58 @@ class UpsertOutcome:
         return len(self.lost_keys) + self.lost_unnamed
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One item, or a group of unnamed items, that a bulk upsert did not load."""
+
+    key: ItemKey | None
+    #: Sentence for the log, such as "the API rejected sourceId 'A': ...".
+    log_text: str
+    #: Short form for the list in the run's error message.
+    listed: str
+
+
+def describe_failures(outcome: UpsertOutcome, sent: int) -> list[Failure]:
+    """Describe the rejects and silent losses of one upsert of `sent` items."""
+    failures = []
+    for reject in outcome.rejects:
+        label = describe_key(reject.key)
+        detail = f"{reject.message} ({reject.array})"
+        failures.append(
+            Failure(
+                reject.key, f"the API rejected {label}: {detail}", f"{label}: {detail}"
+            )
+        )
+    for key in outcome.lost_keys:
+        label = describe_key(key)
+        failures.append(
+            Failure(
+                key,
+                f"the API dropped {label} without an error",
+                f"{label}: dropped without an error",
+            )
+        )
+    if outcome.lost_unnamed:
+        lost = outcome.lost_unnamed
+        failures.append(
+            Failure(
+                None,
+                f"the API dropped {lost} items without an error: its response "
+                f"accounts for {sent - lost} of the {sent} items sent, and names none "
+                "of the others",
+                f"{lost} items the API did not name: dropped without an error",
+            ),
+        )
+    return failures
+
+
+def describe_key(key: ItemKey | None) -> str:
+    """Name an item key in messages, such as "sourceId 'ZD-12'"."""
+    if key is None:
+        return "an item the API did not name"
+    return f"{key[0]} {key[1]!r}"
+
+
 def parse_upsert_response(data: Any, sent_keys: Sequence[ItemKey]) -> UpsertOutcome:
     """Parse a bulk upsert response for the items sent with `sent_keys`, in order.
 

@@ -9,20 +9,25 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from planhat_api import PlanhatAPIError
 from target_planhat_tickets.batch import (
     BatchPlan,
-    InvalidRecord,
-    describe_key,
+    RecordProblems,
+    describe_record,
     plan_batch,
 )
+from target_planhat_tickets.mapping import map_record
 from target_planhat_tickets.response import (
     ItemKey,
     UnexpectedResponseError,
     UpsertOutcome,
+    describe_failures,
+    describe_key,
     parse_upsert_response,
 )
+from target_planhat_tickets.validation import StreamSchemaValidator
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -78,6 +83,20 @@ class TicketsSink(BatchSink):
             or self.config.get("hard_delete", False),
         )
 
+    @override
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        validator = super().get_validator()
+        if validator is None:
+            return None
+        return StreamSchemaValidator(
+            validator, self.stream_name, self._describe_incoming
+        )
+
+    def _describe_incoming(self, record: dict[str, Any]) -> str:
+        # Called before `process_record` counts the record, hence the + 1.
+        mapped = map_record(record, same_workspace=False)
+        return describe_record(mapped, self._counts.received + 1)
+
     @property
     def _settings(self) -> LoadSettings:
         return self._target.load_settings
@@ -94,14 +113,6 @@ class TicketsSink(BatchSink):
     @override
     def process_batch(self, context: dict[str, Any]) -> None:
         records: list[dict[str, Any]] = context.get("records", [])
-        try:
-            self._load(records)
-        except Exception:
-            # The exception ends the run; log the counts before it does.
-            self._target.log_summary(failed=True)
-            raise
-
-    def _load(self, records: list[dict[str, Any]]) -> None:
         settings = self._settings
         counts = self._counts
         plan = plan_batch(
@@ -162,7 +173,7 @@ class TicketsSink(BatchSink):
                 plan.deletes_upserted,
             )
 
-    def _handle_invalid(self, invalid: list[InvalidRecord]) -> None:
+    def _handle_invalid(self, invalid: list[RecordProblems]) -> None:
         if not invalid:
             return
         skip = self._settings.skip_invalid_records
@@ -270,48 +281,33 @@ class TicketsSink(BatchSink):
                 outcome.surplus,
             )
 
-        failures = [
-            (reject.key, f"{reject.message} ({reject.array})")
-            for reject in outcome.rejects
-        ]
-        failures += [
-            (key, "dropped by the API without an error") for key in outcome.lost_keys
-        ]
-        if outcome.lost_unnamed:
-            failures.append(
-                (
-                    None,
-                    f"{outcome.lost_unnamed} items are missing from the response's "
-                    f"counts, and no error names them: the API dropped them silently",
-                ),
-            )
-        return [self._report_failure(key, message, chunk) for key, message in failures]
+        failures = describe_failures(outcome, len(chunk))
+        for failure in failures:
+            self._report_failure(failure.key, failure.log_text, chunk)
+        return [failure.listed for failure in failures]
 
     def _report_failure(
         self,
         key: ItemKey | None,
-        message: str,
+        log_text: str,
         chunk: dict[ItemKey, dict[str, Any]],
-    ) -> str:
+    ) -> None:
         tolerated = not self._over_tolerance()
-        label = describe_key(key)
         self.logger.log(
             logging.WARNING if tolerated else logging.ERROR,
-            "Stream %s: the API rejected %s: %s",
+            "Stream %s: %s",
             self.stream_name,
-            label,
-            message,
+            log_text,
         )
         item = chunk.get(key) if key is not None else None
         if item is not None:
             self._target.dead_letters.write(
                 stream=self.stream_name,
-                key=label,
+                key=describe_key(key),
                 reason="rejected",
-                errors=[message],
+                errors=[log_text],
                 record=item,
             )
-        return f"{label}: {message}"
 
     def _send_deletes(self, plan: BatchPlan) -> None:
         counts = self._counts
@@ -348,7 +344,7 @@ class TicketsSink(BatchSink):
         return self._target.report.rejected_total > self._settings.max_rejected_records
 
     def _failure_message(
-        self, invalid: list[InvalidRecord], rejected: list[str]
+        self, invalid: list[RecordProblems], rejected: list[str]
     ) -> str:
         parts = [f"Stream '{self.stream_name}':"]
         fixes = []
@@ -367,7 +363,7 @@ class TicketsSink(BatchSink):
             total = self._target.report.rejected_total
             limit = self._settings.max_rejected_records
             parts.append(
-                f"The API rejected {total} records in this run, more than "
+                f"The API rejected or dropped {total} records in this run, more than "
                 f"max_rejected_records ({limit}) allows; in this batch: "
                 f"{_listing(rejected)}.",
             )

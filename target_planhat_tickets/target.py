@@ -234,12 +234,28 @@ class TargetPlanhatTickets(Target):
         return errors
 
     @override
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        # Records are where a run fails: the SDK's schema validation, and the
+        # drain of a full sink. The summary must come out before the
+        # exception ends the run, and the SDK offers no public hook for it.
+        try:
+            super()._process_record_message(message_dict)
+        except Exception:
+            self.log_summary(failed=True)
+            raise
+
+    @override
     def process_endofpipe(self) -> None:
         # The SDK drains every sink, then emits the last STATE it received.
-        super().process_endofpipe()
+        try:
+            super().process_endofpipe()
+        except Exception:
+            self.log_summary(failed=True)
+            raise
+        finally:
+            if self._client is not None:
+                self._client.close()
         self.log_summary(failed=False)
-        if self._client is not None:
-            self._client.close()
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:

@@ -9,9 +9,20 @@ instead of the API's error entry.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from typing import Any
 
+import jsonschema
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
 from target_planhat_tickets.mapping import ID_FIELD, MappedRecord
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 #: Planhat ids are MongoDB ObjectIds: 24 lowercase hexadecimal characters.
 _OBJECT_ID = re.compile(r"[0-9a-f]{24}")
@@ -161,3 +172,45 @@ def _describe(value: Any) -> str:
     if len(text) > 60:
         text = f"{text[:57]}..."
     return f"{text} ({type(value).__name__})"
+
+
+class StreamSchemaValidator(BaseJSONSchemaValidator):
+    """The SDK's check of a record against its stream's SCHEMA, with a clearer message.
+
+    The SDK's own message names neither the stream, the record nor the field.
+    """
+
+    def __init__(
+        self,
+        inner: BaseJSONSchemaValidator,
+        stream_name: str,
+        describe: Callable[[dict[str, Any]], str],
+    ) -> None:
+        """Wrap `inner`; `describe` names a record in messages."""
+        super().__init__(inner.schema)
+        self._inner = inner
+        self._stream_name = stream_name
+        self._describe = describe
+
+    @override
+    def validate(self, record: dict[str, Any]) -> None:
+        try:
+            self._inner.validate(record)
+        except InvalidRecord as exc:
+            msg = (
+                f"Stream '{self._stream_name}': record {self._describe(record)} does "
+                f"not match the stream's SCHEMA message: {_field_of(exc)}"
+                f"{exc.error_message}. Fix the tap's schema or the stream map that "
+                "builds this field. Stream map expressions other than str(), int(), "
+                "float() and bool() are typed as strings, so a map that builds a list "
+                "or an object needs validate_records set to false; the target still "
+                "checks the types of the fields it sends."
+            )
+            raise InvalidRecord(msg, record) from exc
+
+
+def _field_of(error: InvalidRecord) -> str:
+    cause = error.__cause__
+    if isinstance(cause, jsonschema.ValidationError) and cause.absolute_path:
+        return f"field {'.'.join(str(part) for part in cause.absolute_path)}: "
+    return ""

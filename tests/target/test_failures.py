@@ -50,8 +50,9 @@ def test_default_run_fails_naming_all_three(tmp_path, sandbox, workspace, record
         f"sourceId 'T-00010' ({EMAIL_PROBLEM}); sourceId 'T-00050' ({EMAIL_PROBLEM})."
     ) in run.stderr
     assert (
-        "The API rejected 1 records in this run, more than max_rejected_records (0) "
-        f"allows; in this batch: sourceId 'T-00075': {COMPANY_PROBLEM}."
+        "The API rejected or dropped 1 records in this run, more than "
+        "max_rejected_records (0) allows; in this batch: "
+        f"sourceId 'T-00075': {COMPANY_PROBLEM}."
     ) in run.stderr
     assert "No STATE was emitted for this batch or any later one." in run.stderr
 
@@ -123,9 +124,9 @@ def test_rejects_over_tolerance_fail(tmp_path, sandbox, workspace):
     assert run.returncode == 1
     assert run.states == []
     assert (
-        "The API rejected 2 records in this run, more than max_rejected_records (1) allows"
-        in run.stderr
-    )
+        "The API rejected or dropped 2 records in this run, more than "
+        "max_rejected_records (1) allows"
+    ) in run.stderr
 
 
 def test_partial_failure_stops_later_batches(tmp_path, sandbox, workspace):
@@ -204,9 +205,9 @@ def test_silent_loss_named_and_fails(tmp_path, sandbox, workspace):
         in run.stderr
     )
     assert (
-        "Stream tickets: the API rejected sourceId 'T-00002': dropped by the API without an error"
-        in run.stderr
-    )
+        "Stream tickets: the API dropped sourceId 'T-00002' without an error"
+    ) in run.stderr
+    assert "in this batch: sourceId 'T-00002': dropped without an error." in run.stderr
 
 
 def test_unnamed_silent_loss_counted(tmp_path, sandbox, workspace):
@@ -223,9 +224,8 @@ def test_unnamed_silent_loss_counted(tmp_path, sandbox, workspace):
     assert run.returncode == 0, run.stderr
     assert run.states == states_in
     assert (
-        "Stream tickets: the API rejected an item the API did not name: 1 items are "
-        "missing from the response's counts, and no error names them: the API dropped "
-        "them silently"
+        "Stream tickets: the API dropped 1 items without an error: its response "
+        "accounts for 2 of the 3 items sent, and names none of the others"
     ) in run.stderr
     assert "rejected by the API 0, dropped silently by the API 1," in run.stderr
 
@@ -271,3 +271,19 @@ def test_invalid_settings_rejected(
     assert run.returncode == 1
     assert message in run.stderr
     assert recorder.exchanges == []
+
+
+def test_schema_mismatch_names_field(tmp_path, sandbox, workspace):
+    input_path = tmp_path / "input.singer"
+    write_singer(input_path, "tickets", [ticket(1), ticket(2, tags="a,b"), ticket(3)])
+
+    run = run_target(tmp_path, target_config(sandbox), input_path)
+
+    assert run.returncode != 0
+    assert (
+        "Stream 'tickets': record sourceId 'T-00002' does not match the stream's "
+        "SCHEMA message: field tags: 'a,b' is not of type 'array', 'null'. Fix the "
+        "tap's schema or the stream map that builds this field."
+    ) in run.stderr
+    assert "Summary of the failed run: stream 'tickets': received 1," in run.stderr
+    assert run.states == []

@@ -341,3 +341,64 @@ def test_dead_letters_hold_skipped_records(tmp_path, sandbox, workspace):
             "record": ticket(2, email=""),
         },
     ]
+
+
+FOREIGN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        name: {"type": ["string", "null"]}
+        for name in (
+            "ticket_id",
+            "subject",
+            "requester_email",
+            "account_id",
+            "minutes_spent",
+            "category",
+        )
+    },
+}
+
+FOREIGN_MAPS = {
+    "helpdesk_export": {
+        "__else__": "__NULL__",
+        "__key_properties__": ["sourceId"],
+        "sourceId": "ticket_id",
+        "title": "subject",
+        "email": "requester_email",
+        "companyExternalId": "account_id",
+        "timeSpent": "int(minutes_spent)",
+        "tags": "[category]",
+    },
+}
+
+
+def test_stream_maps_shape_foreign_records(tmp_path, sandbox, workspace):
+    input_path = tmp_path / "input.singer"
+    record = {
+        "ticket_id": "HD-1001",
+        "subject": "Printer on fire",
+        "requester_email": "ana@company-1.example",
+        "account_id": "CRM-00001",
+        "minutes_spent": "45",
+        "category": "bug",
+    }
+    write_singer(
+        input_path,
+        "helpdesk_export",
+        [record],
+        schema=FOREIGN_SCHEMA,
+        key_properties=["ticket_id"],
+    )
+    # The SDK types the list that "[category]" builds as a string, so the
+    # check against the mapped SCHEMA is off; the target checks the types.
+    config = target_config(sandbox, stream_maps=FOREIGN_MAPS, validate_records=False)
+
+    run = run_target(tmp_path, config, input_path)
+
+    assert run.returncode == 0, run.stderr
+    stored = stored_by_external_id(workspace)["HD-1001"]
+    assert stored["subject"] == "Printer on fire"
+    assert stored["email"] == "ana@company-1.example"
+    assert stored["companyId"] == workspace.companies[0]["_id"]
+    assert stored["timeSpent"] == 45
+    assert stored["tags"] == ["bug"]

@@ -7,6 +7,7 @@ import pytest
 from target_planhat_tickets.response import (
     Reject,
     UnexpectedResponseError,
+    describe_failures,
     parse_upsert_response,
 )
 
@@ -145,3 +146,48 @@ def test_non_object_body_rejected(body, kind):
         match=rf"^PUT /tickets returned a JSON {kind}, not the bulk upsert result object\.",
     ):
         parse_upsert_response(body, SENT)
+
+
+def test_failures_described_for_log_and_error():
+    outcome = parse_upsert_response(
+        result(
+            created=1,
+            insertsKeys=[{"_id": "x1", "sourceId": "A"}],
+            createdErrors=[{"sourceId": "B", "message": "no company"}],
+        ),
+        SENT,
+    )
+
+    failures = describe_failures(outcome, len(SENT))
+
+    assert [
+        (failure.key, failure.log_text, failure.listed) for failure in failures
+    ] == [
+        (
+            ("sourceId", "B"),
+            "the API rejected sourceId 'B': no company (createdErrors)",
+            "sourceId 'B': no company (createdErrors)",
+        ),
+        (
+            ("sourceId", "C"),
+            "the API dropped sourceId 'C' without an error",
+            "sourceId 'C': dropped without an error",
+        ),
+    ]
+
+
+def test_unnamed_loss_described_as_group():
+    outcome = parse_upsert_response({"created": 1}, SENT)
+
+    failures = describe_failures(outcome, len(SENT))
+
+    assert [
+        (failure.key, failure.log_text, failure.listed) for failure in failures
+    ] == [
+        (
+            None,
+            "the API dropped 2 items without an error: its response accounts for 1 "
+            "of the 3 items sent, and names none of the others",
+            "2 items the API did not name: dropped without an error",
+        ),
+    ]
