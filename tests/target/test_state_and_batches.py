@@ -98,3 +98,39 @@ def test_12000_records_three_puts(
     assert [len(body) for body in recorder.bodies] == [5_000, 5_000, 2_000]
     assert len(workspace) == 12_000
     assert run.states[-1] == states_in[-1]
+
+
+class TimedPut(RequestRecorder):
+    """Records when each PUT starts and ends, holding it for a quarter second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[tuple[float, float]] = []
+
+    def reply_instead(self, exchange):
+        if exchange.method == "PUT":
+            started = time.monotonic()
+            time.sleep(0.25)
+            self.spans.append((started, time.monotonic()))
+        return None
+
+
+def test_streams_sent_one_after_another(tmp_path, sandbox, workspace):
+    hook = TimedPut()
+    sandbox.hook = hook
+    first = tmp_path / "first.singer"
+    second = tmp_path / "second.singer"
+    write_singer(first, "zendesk_tickets", [ticket(1), ticket(2)])
+    write_singer(second, "freshdesk_tickets", [ticket(3), ticket(4)])
+    input_path = tmp_path / "input.singer"
+    input_path.write_text(first.read_text() + second.read_text())
+
+    run = run_target(tmp_path, target_config(sandbox), input_path)
+
+    assert run.returncode == 0, run.stderr
+    assert len(hook.spans) == 2
+    (first_start, first_end), (second_start, _) = sorted(hook.spans)
+    assert first_end <= second_start
+    assert len(workspace) == 4
+    assert "Summary: stream 'zendesk_tickets': received 2, created 2," in run.stderr
+    assert "; stream 'freshdesk_tickets': received 2, created 2," in run.stderr
