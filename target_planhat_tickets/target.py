@@ -13,7 +13,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetCapabilities
 
-from planhat_api import CLIENT_SETTINGS_SCHEMA, ClientSettings, PlanhatClient
+from planhat_api import ClientSettings, PlanhatClient, settings_schema
 from target_planhat_tickets.report import DeadLetterFile, RunReport
 from target_planhat_tickets.sinks import MAX_ITEMS_PER_PUT, TicketsSink
 
@@ -22,7 +22,7 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import override
 
-TARGET_SETTINGS_SCHEMA = th.PropertiesList(
+TARGET_SETTINGS = th.PropertiesList(
     th.Property(
         "same_workspace",
         th.BooleanType(),
@@ -120,13 +120,7 @@ TARGET_SETTINGS_SCHEMA = th.PropertiesList(
             "tickets by key and has no bulk delete."
         ),
     ),
-).to_dict()
-
-for _name, _definition in CLIENT_SETTINGS_SCHEMA.to_dict()["properties"].items():
-    TARGET_SETTINGS_SCHEMA["properties"][_name] = _definition
-TARGET_SETTINGS_SCHEMA["required"] = [
-    *CLIENT_SETTINGS_SCHEMA.to_dict().get("required", []),
-]
+)
 
 
 @dataclass(frozen=True)
@@ -185,7 +179,7 @@ class TargetPlanhatTickets(Target):
 
     name = "target-planhat-tickets"
     package_name = "planhat-tickets-connectors"
-    config_jsonschema = TARGET_SETTINGS_SCHEMA
+    config_jsonschema = settings_schema(TARGET_SETTINGS)
     default_sink_class = TicketsSink
     capabilities = [*Target.capabilities, TargetCapabilities.HARD_DELETE]  # noqa: RUF012
 
