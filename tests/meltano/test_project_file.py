@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.resources
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,27 @@ def test_project_sets_no_token(project):
 
     for config in configs:
         assert "api_token" not in config
+
+
+@pytest.mark.slow
+def test_config_set_keeps_file_intact(tmp_path):
+    # `meltano config set` rewrites meltano.yml in Meltano's own key order and
+    # drops comments it cannot place, so the file is kept in that order.
+    original = (ROOT / "meltano.yml").read_text(encoding="utf-8")
+    (tmp_path / "meltano.yml").write_text(original, encoding="utf-8")
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("MELTANO_")}
+
+    subprocess.run(
+        [str(BIN / "meltano"), "--environment=prod", "config", "set", "tap-planhat-tickets", "region", "eu"],
+        cwd=tmp_path,
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    rewritten = (tmp_path / "meltano.yml").read_text(encoding="utf-8").splitlines()
+    added = [line for line in rewritten if line.strip() == "region: eu"]
+    assert len(added) == 1
+    rewritten.remove(added[0])
+    assert rewritten == original.splitlines()
