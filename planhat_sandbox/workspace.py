@@ -244,8 +244,19 @@ class Workspace:
         """
         with self._lock:
             chosen = self._sample_ids(count)
+            self.update_tickets(chosen, status=status)
+            return chosen
+
+    def update_tickets(self, ticket_ids: list[str], *, status: str | None = None) -> None:
+        """Change the status of the tickets with these ids, as ``update_random`` does.
+
+        Raises:
+            KeyError: if no ticket has one of the ids.
+
+        """
+        with self._lock:
             now = format_date(self._now_ms())
-            for ticket_id in chosen:
+            for ticket_id in ticket_ids:
                 ticket = dict(self._store.tickets[ticket_id])
                 new_status = status or pick_new_status(
                     self._rng, ticket.get("source"), ticket.get("status")
@@ -257,18 +268,28 @@ class Workspace:
                 ]
                 ticket["updateDate"] = now
                 self._store.replace(ticket)
-            return chosen
 
-    def create_random(self, count: int) -> list[str]:
-        """Create ``count`` generated tickets dated now and return their ids."""
+    def create_random(self, count: int, *, below_existing_ids: bool = False) -> list[str]:
+        """Create ``count`` generated tickets dated now and return their ids.
+
+        With ``below_existing_ids``, each new ``_id`` is smaller than every
+        existing one. MongoDB ObjectIds made by another process with a slower
+        clock can be, so a reader sorted by ``_id`` may find new tickets before
+        its offset.
+        """
         if count < 0:
             raise ValueError(f"count must be 0 or more, got {count}")
         with self._lock:
             now_ms = self._now_ms()
             created = []
             for _ in range(count):
+                ticket_id = (
+                    self._id_below_all()
+                    if below_existing_ids
+                    else self._ids.generate(now_ms)
+                )
                 ticket = self._factory.build(
-                    self._next_sequence, self._ids.generate(now_ms), now_ms, now_ms
+                    self._next_sequence, ticket_id, now_ms, now_ms
                 )
                 self._next_sequence += 1
                 self._store.insert(ticket)
@@ -282,6 +303,13 @@ class Workspace:
             for ticket_id in chosen:
                 self._store.delete(ticket_id)
             return chosen
+
+    def _id_below_all(self) -> str:
+        lowest = min(self._store.tickets, default=f"{1 << 95:024x}")
+        value = int(lowest, 16) - 1
+        if value < 0:
+            raise ValueError("no _id is left below the smallest existing one")
+        return f"{value:024x}"
 
     def _sample_ids(self, count: int) -> list[str]:
         if count < 0:
