@@ -6,6 +6,7 @@ optional rate limiting, a request log and admin routes under ``/_sandbox/``.
 Importing the package starts nothing.
 """
 
+from planhat_sandbox.faults import Fault, FaultHook, FaultSpecError
 from planhat_sandbox.hooks import Exchange, Reply, SandboxHook
 from planhat_sandbox.query import DEFAULT_LIMIT, MAX_LIMIT
 from planhat_sandbox.ratelimit import RateLimit
@@ -20,6 +21,9 @@ __all__ = [
     "MAX_LIMIT",
     "BadPayload",
     "Exchange",
+    "Fault",
+    "FaultHook",
+    "FaultSpecError",
     "RateLimit",
     "Reply",
     "RequestLog",
