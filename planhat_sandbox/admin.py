@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from planhat_sandbox.api import error_reply, json_reply
-from planhat_sandbox.hooks import Reply
+from planhat_sandbox.faults import FaultHook, FaultSpecError, load_faults
+from planhat_sandbox.hooks import Reply, SandboxHook
 from planhat_sandbox.state import SandboxState
 from planhat_sandbox.workspace import Workspace
 
@@ -83,6 +84,9 @@ def _route(
         _allow(method, "GET")
         return _read_requests(state, parameters)
 
+    if path == "/_sandbox/faults":
+        return _faults(state, method, body)
+
     match = _WORKSPACE_PATH.fullmatch(path)
     if match:
         workspace = _find_workspace(state, match.group(1))
@@ -130,6 +134,33 @@ def _create_workspace(state: SandboxState, body: dict[str, Any]) -> Reply:
         status = 409 if "already" in str(error) else 400
         raise AdminError(status, str(error)) from error
     return json_reply(201, workspace.stats())
+
+
+def _faults(state: SandboxState, method: str, body: bytes) -> Reply:
+    """Read, replace or remove the injected faults; see planhat_sandbox.faults."""
+    if method == "PUT":
+        try:
+            faults = load_faults(_json_value(body))
+        except FaultSpecError as error:
+            raise AdminError(400, str(error)) from error
+        _close_fault_hook(state)
+        hook = FaultHook(faults)
+        state.hook = hook
+        return json_reply(200, hook.describe())
+    if method == "DELETE":
+        _close_fault_hook(state)
+        state.hook = SandboxHook()
+        return json_reply(200, {"faults": [], "applied": []})
+    _allow(method, "GET")
+    if isinstance(state.hook, FaultHook):
+        return json_reply(200, state.hook.describe())
+    return json_reply(200, {"faults": [], "applied": []})
+
+
+def _close_fault_hook(state: SandboxState) -> None:
+    # Ends the waits of delay faults, so their requests finish.
+    if isinstance(state.hook, FaultHook):
+        state.hook.close()
 
 
 def _read_requests(state: SandboxState, parameters: dict[str, list[str]]) -> Reply:
@@ -232,6 +263,13 @@ def _find_workspace(state: SandboxState, name: str) -> Workspace:
         return state.workspace(name)
     except KeyError:
         raise AdminError(404, f"no workspace named {name!r}") from None
+
+
+def _json_value(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise AdminError(400, f"request body is not valid JSON: {error}") from error
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

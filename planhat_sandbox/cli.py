@@ -13,6 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from planhat_sandbox.faults import (
+    Fault,
+    FaultHook,
+    FaultSpecError,
+    load_fault_file,
+    parse_fault_text,
+)
 from planhat_sandbox.sandbox import Sandbox
 
 logger = logging.getLogger("planhat_sandbox")
@@ -50,6 +57,13 @@ def parse_workspace(text: str) -> WorkspaceSpec:
         )
     seed = int(parts[3]) if len(parts) == 4 else None
     return WorkspaceSpec(parts[0], parts[1], int(parts[2]), seed)
+
+
+def _fault_argument(text: str) -> Fault:
+    try:
+        return parse_fault_text(text)
+    except FaultSpecError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +144,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve.add_argument(
+        "--fault",
+        action="append",
+        type=_fault_argument,
+        default=[],
+        metavar="FAULT",
+        help=(
+            "inject a fault, as key=value pairs or a JSON object, such as "
+            "kind=status,status=503,method=GET,path=/tickets,first=2,times=1; "
+            "repeatable (see planhat_sandbox/faults.py for the kinds and fields)"
+        ),
+    )
+
+    serve.add_argument(
+        "--fault-file",
+        type=Path,
+        metavar="PATH",
+        help='read more faults from a JSON file: a list of fault objects or {"faults": [...]}',
+    )
+
+    serve.add_argument(
         "--log-level",
         type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -152,11 +186,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
+    faults: list[Fault] = list(arguments.fault)
+    if arguments.fault_file is not None:
+        try:
+            faults.extend(load_fault_file(arguments.fault_file))
+        except FaultSpecError as error:
+            print(f"planhat-sandbox: error: {error}", file=sys.stderr)
+            return 2
     try:
-        sandbox = Sandbox(arguments.host, arguments.port)
+        sandbox = Sandbox(
+            arguments.host, arguments.port, hook=FaultHook(faults) if faults else None
+        )
     except ValueError as error:
         print(f"planhat-sandbox: error: {error}", file=sys.stderr)
         return 2
+    for fault in faults:
+        logger.info("fault injected: %s", fault.to_dict())
 
     for index, spec in enumerate(arguments.workspace):
         seed = arguments.seed + index if spec.seed is None else spec.seed

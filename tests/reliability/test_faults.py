@@ -1,14 +1,22 @@
-"""The sandbox's fault and change injection, over HTTP."""
+"""The sandbox's fault and change injection, over HTTP, the admin route and the CLI."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
 
 from planhat_sandbox import Fault, FaultSpecError
 from planhat_sandbox.faults import parse_fault_text
+
+SANDBOX_CLI = Path(sys.executable).parent / "planhat-sandbox"
+
 
 def get(sandbox, workspace, **params):
     return requests.get(
@@ -208,3 +216,70 @@ def test_short_form_parses_lists_and_every():
 def test_invalid_fault_named(text, message):
     with pytest.raises(FaultSpecError, match=message):
         parse_fault_text(text)
+
+
+def test_admin_route_sets_and_clears_faults(sandbox, workspace_factory, inject):
+    workspace = workspace_factory(tickets=5)
+    inject()  # removes the admin's hook after the test too
+    faults_url = f"{sandbox.url}/_sandbox/faults"
+
+    put = requests.put(faults_url, json={"faults": [{"kind": "status", "status": 503}]}, timeout=10)
+    status_with_fault = get(sandbox, workspace).status_code
+    listed = requests.get(faults_url, timeout=10).json()
+    cleared = requests.delete(faults_url, timeout=10)
+
+    assert put.status_code == 200
+    assert status_with_fault == 503
+    assert listed["faults"] == [{"kind": "status", "status": 503, "matched": 1}]
+    assert listed["applied"][0]["kind"] == "status"
+    assert cleared.status_code == 200
+    assert get(sandbox, workspace).status_code == 200
+
+
+def test_admin_route_rejects_invalid_fault(sandbox):
+    response = requests.put(
+        f"{sandbox.url}/_sandbox/faults", json=[{"kind": "status", "times": 0}], timeout=10
+    )
+
+    assert response.status_code == 400
+    assert response.json()["message"] == "fault 1: times must be 1 or more, or null for every request, got 0"
+
+
+def test_cli_fault_option_and_file(tmp_path):
+    fault_file = tmp_path / "faults.json"
+    fault_file.write_text(json.dumps({"faults": [{"kind": "status", "status": 502, "first": 2}]}))
+    command = [
+        str(SANDBOX_CLI), "serve", "--port", "0", "--workspace", "cli:cli-token:5",
+        "--fault", "kind=status,status=503,first=1", "--fault-file", str(fault_file),
+    ]  # fmt: skip
+
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            url = process.stdout.readline().strip()
+            statuses = [
+                requests.get(f"{url}/tickets", headers={"Authorization": "Bearer cli-token"}, timeout=10).status_code
+                for _ in range(3)
+            ]
+        finally:
+            os.kill(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+
+    assert statuses == [503, 502, 200]
+    assert process.returncode == 0
+    assert "fault injected: {'kind': 'status', 'first': 2, 'status': 502}" in stderr
+
+
+def test_cli_rejects_invalid_fault_file(tmp_path):
+    fault_file = tmp_path / "faults.json"
+    fault_file.write_text("[{")
+
+    completed = subprocess.run(
+        [str(SANDBOX_CLI), "serve", "--port", "0", "--fault-file", str(fault_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 2
+    assert f"fault file {fault_file} is not valid JSON" in completed.stderr
