@@ -10,6 +10,14 @@ page boundary can be read partly twice and partly never.
 Both readers below overlap each page with the one before and check that the
 new page starts where the last one ended. When it does not, they step back
 and read again. docs/paging.md describes the method and its cost.
+
+Every loop is bounded. A forward page moves the offset by at least one
+ticket, and a page that comes back short ends the read. Consecutive
+step-backs double their distance, so they reach offset 0, where a page
+always counts as continuous, within log2(2 * offset / limit + 1) requests. A
+read that needs more than `max_step_backs` step-backs in all fails with
+`PagingError` rather than chase a workspace that changes faster than it
+can be read.
 """
 
 from __future__ import annotations
@@ -26,6 +34,18 @@ FetchPage = Callable[[str, int, int], list[Ticket]]
 ID_KEY = "_id"
 UPDATED_KEY = "updateDate"
 
+#: Smallest page the readers request. Pages overlap by one ticket, and a page
+#: of one ticket could never move past the ticket it overlaps, so a
+#: `page_size` of 1 is read in pages of 2.
+MIN_PAGE_SIZE = 2
+#: Step-backs allowed in one read. Each one follows tickets deleted behind
+#: the offset between two requests; real workspaces need a handful.
+MAX_STEP_BACKS = 100
+
+
+class PagingError(RuntimeError):
+    """A read that could not finish within its bounds; rerunning the sync is safe."""
+
 
 @dataclass
 class PagingStats:
@@ -40,37 +60,47 @@ def read_all_by_id(
     fetch: FetchPage,
     page_size: int,
     stats: PagingStats | None = None,
+    *,
+    max_step_backs: int = MAX_STEP_BACKS,
 ) -> Iterator[Ticket]:
     """Yield every ticket once, in ascending `_id` order.
 
     `_id` is unique, so its order is stable. Each page after the first starts
     at the last ticket of the previous one; if the page starts past it, tickets
-    were deleted behind the offset and the reader steps back half a page.
-    Tickets created during the read get larger ids and land at the end.
+    were deleted behind the offset and the reader steps back. Tickets created
+    during the read with larger ids land at the end and are read; tickets
+    created with smaller ids land behind the offset, only widen the overlap,
+    and are read by the next sync, since their `updateDate` is newer than
+    this sync's start.
+
+    Raises:
+        PagingError: after more than `max_step_backs` step-backs.
     """
     stats = stats or PagingStats()
+    limit = max(page_size, MIN_PAGE_SIZE)
+    stepper = _StepBack(limit, max_step_backs, stats)
     offset = 0
     last_id: str | None = None
 
     while True:
-        page = fetch(ID_KEY, offset, page_size)
+        page = fetch(ID_KEY, offset, limit)
         stats.pages += 1
 
-        if last_id is not None and offset > 0 and not _starts_at_or_before(page, last_id):
-            stats.step_backs += 1
-            offset = max(0, offset - max(1, page_size // 2))
+        if offset > 0 and last_id is not None and not _starts_at_or_before(page, last_id):
+            offset = stepper.back_from(offset)
             continue
+        stepper.reset()
 
         for ticket in page:
             if last_id is None or ticket[ID_KEY] > last_id:
                 yield ticket
 
-        if len(page) < page_size:
+        if len(page) < limit:
             return
 
         last_id = max(last_id or "", page[-1][ID_KEY])
         # Overlap by one ticket: the next page must contain the last one read.
-        offset += page_size - 1
+        offset += limit - 1
 
 
 def _starts_at_or_before(page: list[Ticket], last_id: str) -> bool:
@@ -82,6 +112,8 @@ def read_changed_since(
     page_size: int,
     cutoff: str,
     stats: PagingStats | None = None,
+    *,
+    max_step_backs: int = MAX_STEP_BACKS,
 ) -> Iterator[Ticket]:
     """Yield every ticket whose `updateDate` is at or after `cutoff`, newest first.
 
@@ -92,53 +124,87 @@ def read_changed_since(
     reaches past the cutoff, so it costs about one request per `page_size`
     changed tickets. Each page is requested from the ticket just before the
     run of equal `updateDate` values that ended the previous page, and must
-    start with a value newer than that run: then the whole run, in whatever
-    order the API returns it this time, lies inside the page. A run too long
-    to fit in a page is read by a separate pass sorted by `_id`.
+    start with a value newer than that run: then every ticket of the run, in
+    whatever order the API returns it this time, lies after the page's first
+    ticket, and every ticket newer than the new page's own last run is in it.
+
+    A run that fills the page but for at most one ticket cannot be stepped
+    over that way. The read then finishes with one pass over all tickets
+    sorted by `_id`, which yields every ticket from the cutoff up to and
+    including that run's `updateDate`.
+
+    Raises:
+        PagingError: after more than `max_step_backs` step-backs.
     """
     stats = stats or PagingStats()
+    limit = max(page_size, MIN_PAGE_SIZE)
+    stepper = _StepBack(limit, max_step_backs, stats)
     emitted: dict[str, str] = {}
     offset = 0
-    # Every ticket newer than `bound` has been read; with `bound_inclusive`,
-    # every ticket equal to it too.
+    # Every ticket newer than `bound` that existed unchanged has been read.
     bound: str | None = None
-    bound_inclusive = False
 
     while True:
-        page = fetch(f"-{UPDATED_KEY}", offset, page_size)
+        page = fetch(f"-{UPDATED_KEY}", offset, limit)
         stats.pages += 1
 
-        if bound is not None and not _continues_after(page, bound, bound_inclusive):
-            stats.step_backs += 1
-            offset = max(0, offset - max(1, page_size // 2))
+        if offset > 0 and bound is not None and not _starts_newer_than(page, bound):
+            offset = stepper.back_from(offset)
             continue
+        stepper.reset()
 
         yield from _new_tickets(page, cutoff, emitted)
 
-        if len(page) < page_size or _updated(page[-1]) < cutoff:
+        if len(page) < limit or _updated(page[-1]) < cutoff:
             return
 
         run_value = _updated(page[-1])
         run_start = _tail_run_start(page)
         if run_start >= 2:  # noqa: PLR2004
-            bound, bound_inclusive = run_value, False
+            bound = run_value
             offset += run_start - 1
             continue
 
-        # The run fills (nearly) the whole page, so moving the offset to its
-        # start would not advance. Read all its tickets by `_id` instead.
+        # Moving the offset to the run's start would not advance, so read
+        # the rest, from the cutoff up to this run, in one pass by `_id`.
         stats.tie_run_passes += 1
-        run = [t for t in read_all_by_id(fetch, page_size, stats) if _updated(t) == run_value]
-        yield from _new_tickets(run, cutoff, emitted)
-        bound, bound_inclusive = run_value, True
-        offset += run_start + max(len(run) - 1, 0)
+        rest = (
+            ticket
+            for ticket in read_all_by_id(fetch, limit, stats, max_step_backs=max_step_backs)
+            if _updated(ticket) <= run_value
+        )
+        yield from _new_tickets(rest, cutoff, emitted)
+        return
 
 
-def _continues_after(page: list[Ticket], bound: str, inclusive: bool) -> bool:  # noqa: FBT001
-    if not page:
-        return False
-    first = _updated(page[0])
-    return first > bound or (inclusive and first == bound)
+class _StepBack:
+    """Offsets of consecutive step-backs: half a page, then twice as far each time."""
+
+    def __init__(self, limit: int, max_step_backs: int, stats: PagingStats) -> None:
+        self._first = max(1, limit // 2)
+        self._max = max_step_backs
+        self._stats = stats
+        self._consecutive = 0
+
+    def back_from(self, offset: int) -> int:
+        if self._stats.step_backs >= self._max:
+            msg = (
+                f"GET /tickets: the tickets changed under the reader {self._max} times "
+                "(tickets deleted behind the offset between two requests), so it "
+                "stopped instead of paging on. Rerun the sync; its bookmark has not moved."
+            )
+            raise PagingError(msg)
+        self._stats.step_backs += 1
+        distance = self._first * 2**self._consecutive
+        self._consecutive += 1
+        return max(0, offset - distance)
+
+    def reset(self) -> None:
+        self._consecutive = 0
+
+
+def _starts_newer_than(page: list[Ticket], bound: str) -> bool:
+    return bool(page) and _updated(page[0]) > bound
 
 
 def _tail_run_start(page: list[Ticket]) -> int:
@@ -151,13 +217,13 @@ def _tail_run_start(page: list[Ticket]) -> int:
 
 
 def _new_tickets(
-    page: list[Ticket],
+    tickets: Iterator[Ticket] | list[Ticket],
     cutoff: str,
     emitted: dict[str, str],
 ) -> Iterator[Ticket]:
     """Yield the tickets at or after `cutoff` not yet yielded in this version."""
-    for ticket in page:
-        updated = ticket.get(UPDATED_KEY) or ""
+    for ticket in tickets:
+        updated = _updated(ticket)
         if updated < cutoff or emitted.get(ticket[ID_KEY]) == updated:
             continue
         emitted[ticket[ID_KEY]] = updated
