@@ -66,7 +66,7 @@ class PlanhatClient:
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Create a client; pass a shared `rate_limiter` to pace several clients together."""
+        """Create a client; a shared `rate_limiter` paces several clients together."""
         self.settings = settings
         self._logger = logger or logging.getLogger("planhat_api")
         self._limiter = rate_limiter or RateLimiter(
@@ -139,7 +139,7 @@ class PlanhatClient:
             )
             self._sleep(wait)
 
-        raise AssertionError("unreachable: the loop returns or raises")  # noqa: EM101
+        raise AssertionError("unreachable: the loop returns or raises")
 
     def _attempt(
         self,
@@ -165,12 +165,12 @@ class PlanhatClient:
             return _RetryableFailure(f"{type(exc).__name__}: {exc}")
 
         status = response.status_code
-        if status in _RETRYABLE_STATUSES or status >= 500:  # noqa: PLR2004
+        if status in _RETRYABLE_STATUSES or status >= 500:
             return _RetryableFailure(
                 f"HTTP {status}",
                 _parse_retry_after(response.headers.get("Retry-After")),
             )
-        if not (200 <= status < 300 or status in accept_statuses):  # noqa: PLR2004
+        if not (200 <= status < 300 or status in accept_statuses):
             msg = describe_fatal_status(method, url, status, response.text)
             raise PlanhatAPIError(msg, status=status)
 
@@ -207,7 +207,9 @@ class PlanhatClient:
 
         # Exponential backoff with "equal jitter": half fixed, half random, so
         # that parallel clients spread out but still wait at least half.
-        ceiling = min(max_wait, self.settings.retry_initial_wait_seconds * 2 ** (attempt - 1))
+        ceiling = min(
+            max_wait, self.settings.retry_initial_wait_seconds * 2 ** (attempt - 1)
+        )
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
 
 

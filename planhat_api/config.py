@@ -104,7 +104,7 @@ CLIENT_SETTINGS_SCHEMA = th.PropertiesList(
 
 
 def settings_schema(connector_settings: th.PropertiesList) -> dict[str, Any]:
-    """Return a connector's config JSON schema: the connection settings first, then its own."""
+    """Return a config JSON schema: connection settings first, then the connector's."""
     client = CLIENT_SETTINGS_SCHEMA.to_dict()
     own = connector_settings.to_dict()
     return {

@@ -43,7 +43,7 @@ class RateLimiter:
         self.total_wait_seconds = 0.0
 
     def acquire(self) -> float:
-        """Block until a request may be sent, record it, and return the wait in seconds."""
+        """Block until a request may go out, record it, and return the wait (s)."""
         waited = 0.0
         while True:
             with self._lock:

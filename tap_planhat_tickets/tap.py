@@ -6,7 +6,6 @@ import sys
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 
 from planhat_api import ClientSettings, settings_schema
 from tap_planhat_tickets.streams import TicketsStream

@@ -30,7 +30,7 @@ def parse_timestamp(value: str) -> datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():  # noqa: PLR2004
+    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
         # Python 3.10 only parses offsets written with a colon.
         text = f"{text[:-2]}:{text[-2:]}"
     moment = datetime.fromisoformat(text)
@@ -47,4 +47,4 @@ def normalise_timestamp(value: str) -> str:
 def _is_canonical(value: str) -> bool:
     # The fast path: the API already sends this format, and this check costs
     # far less than a parse on every record.
-    return len(value) == 24 and value[-1] == "Z" and value[19] == "."  # noqa: PLR2004
+    return len(value) == 24 and value[-1] == "Z" and value[19] == "."

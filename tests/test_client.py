@@ -7,11 +7,16 @@ import time
 
 import pytest
 
-from planhat_api import ClientSettings, PlanhatAPIError, PlanhatClient, PlanhatRetriesExhaustedError
+from planhat_api import (
+    ClientSettings,
+    PlanhatAPIError,
+    PlanhatClient,
+    PlanhatRetriesExhaustedError,
+)
 from planhat_api.client import _parse_retry_after
 from tests.scripted_server import Reply, ScriptedServer
 
-TOKEN = "secret-token-123"  # noqa: S105
+TOKEN = "secret-token-123"
 
 
 def make_client(url, *, waits, **overrides):
@@ -55,7 +60,7 @@ def test_429_without_retry_after_backs_off_exponentially():
 
     # Equal jitter: each wait lies between half and all of 1, 2, 4 seconds.
     assert len(waits) == 3
-    for wait, ceiling in zip(waits, [1, 2, 4]):
+    for wait, ceiling in zip(waits, [1, 2, 4], strict=True):
         assert ceiling / 2 <= wait <= ceiling
 
 
