@@ -29,7 +29,13 @@ RUN_TIMEOUT_SECONDS = 300
 TOKEN = "meltano-test-token"
 # Variables of the caller's shell that would change which settings or which
 # state the tests use.
-INHERITED_PREFIXES = ("TAP_PLANHAT_TICKETS_", "TARGET_DUCKDB_", "MELTANO_STATE_BACKEND_")
+INHERITED_PREFIXES = (
+    "TAP_PLANHAT_TICKETS_",
+    "TARGET_DUCKDB_",
+    "TAP_SPREADSHEETS_",
+    "TARGET_PLANHAT_TICKETS_",
+    "MELTANO_STATE_BACKEND_",
+)
 INHERITED_NAMES = ("MELTANO_ENVIRONMENT", "MELTANO_DATABASE_URI")
 
 
