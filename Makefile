@@ -42,7 +42,7 @@ venv: $(VENV_STAMP) ## Create .venv with the connectors and test tools
 meltano-install: $(MELTANO_STAMP) ## Install the Meltano plugins of meltano.yml into .meltano
 
 .PHONY: demo
-demo: $(MELTANO_STAMP) ## Sandbox -> Meltano -> DuckDB: a full and an incremental sync
+demo: $(MELTANO_STAMP) ## Sandbox -> Meltano -> DuckDB (full, then incremental), then a CSV -> Meltano -> sandbox
 	$(VENV_BIN)/python scripts/demo.py
 
 .PHONY: test

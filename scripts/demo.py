@@ -1,13 +1,18 @@
-"""Run the end-to-end demo: Planhat sandbox -> Meltano -> DuckDB, full then incremental.
+"""Run the end-to-end demo: Planhat sandbox -> Meltano -> DuckDB, then a helpdesk CSV -> Planhat.
 
 Steps:
 
-1. Start ``planhat-sandbox serve`` on a free port of 127.0.0.1 with seeded tickets.
+1. Start ``planhat-sandbox serve`` on a free port of 127.0.0.1 with seeded
+   tickets in the workspace ``demo`` and an empty workspace ``import``.
 2. ``meltano --environment=demo run tap-planhat-tickets target-duckdb`` (full sync).
 3. Update and create some tickets through the sandbox's admin routes.
 4. The same ``meltano run`` again; the bookmark from step 2 makes it incremental.
 5. Print tickets per status from DuckDB and what each run synced, and check
    that DuckDB contains as many tickets per status as the sandbox.
+6. ``meltano --environment=demo run --full-refresh tap-spreadsheets
+   target-planhat-tickets`` loads ``scripts/helpdesk_export.csv`` into the
+   workspace ``import`` (see ``demo_reverse.py``). Print the workspace's
+   tickets before and after, and check every row against the sandbox.
 
 The sandbox is stopped on every exit path. Everything the demo writes goes to
 ``.demo/``, which is emptied at the start, so every demo starts from scratch.
@@ -28,11 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import demo_reverse
 import duckdb
-import requests
+from demo_support import DEMO_DIR, ROOT, DemoError, admin, relative, run_logged
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIR = ROOT / ".demo"
 DUCKDB_FILE = DEMO_DIR / "planhat_tickets.duckdb"
 TABLE = "planhat.tickets"
 WORKSPACE = "demo"
@@ -41,8 +45,6 @@ TOKEN = "demo-token"
 MELTANO_COMMAND = ["--environment=demo", "run", "tap-planhat-tickets", "target-duckdb"]
 
 SANDBOX_START_TIMEOUT_SECONDS = 120
-MELTANO_RUN_TIMEOUT_SECONDS = 900
-ADMIN_TIMEOUT_SECONDS = 30
 
 # The Singer SDK logs `METRIC: {...}` lines to stderr, and Meltano writes them
 # to its log with the plugin name in front.
@@ -67,10 +69,6 @@ class RunResult:
     def mode(self) -> str:
         """Return "full" or "incremental"."""
         return "full" if self.bookmark is None else "incremental"
-
-
-class DemoError(RuntimeError):
-    """Failure of a demo step. The message names the step and its log file."""
 
 
 def main() -> int:
@@ -146,7 +144,10 @@ class SandboxProcess:
                 )
             time.sleep(0.1)
         self.url = self.ready_file.read_text(encoding="utf-8").strip()
-        print(f"    API at {self.url}, workspace '{WORKSPACE}' (log: {relative(self.log_path)})")
+        print(
+            f"    API at {self.url}, workspaces '{WORKSPACE}' and '{demo_reverse.WORKSPACE}' "
+            f"(log: {relative(self.log_path)})"
+        )
 
     def stop(self) -> None:
         """Stop the sandbox with SIGTERM, or SIGKILL if it does not exit within 10 s."""
@@ -170,18 +171,20 @@ def start_sandbox(bin_dir: Path, tickets: int, seed: int) -> SandboxProcess:
         "serve",
         "--port", "0",
         "--workspace", f"{WORKSPACE}:{TOKEN}:{tickets}",
+        # No tickets, but the companies CRM-00001 to CRM-00005 that the CSV's Account ID column names.
+        "--workspace", f"{demo_reverse.WORKSPACE}:{demo_reverse.TOKEN}:0",
         "--seed", str(seed),
         "--ready-file", str(ready_file),
         "--log-level", "WARNING",
     ]  # fmt: skip
-    print(f"==> Starting the Planhat sandbox with {tickets:,} seeded tickets")
+    print(f"==> Starting the Planhat sandbox with {tickets:,} seeded tickets and an empty workspace to import into")
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     return SandboxProcess(process, ready_file, log_path)
 
 
 def run_demo(bin_dir: Path, url: str, arguments: argparse.Namespace) -> None:
-    """Run both syncs, change tickets in between, and print the report."""
+    """Run both syncs, change tickets in between, print the report, then load the CSV."""
     environment = meltano_environment(url)
 
     first = run_meltano(bin_dir, environment, url, run_number=1)
@@ -196,6 +199,8 @@ def run_demo(bin_dir: Path, url: str, arguments: argparse.Namespace) -> None:
     print_report([first, second])
     check_against_sandbox(url)
 
+    demo_reverse.run_reverse(bin_dir, environment, url, run_number=3)
+
 
 def meltano_environment(url: str) -> dict[str, str]:
     """Return the environment of the `meltano run` processes.
@@ -205,16 +210,19 @@ def meltano_environment(url: str) -> dict[str, str]:
     or prod environments. Settings of the plugins that the caller's shell
     may hold are removed, so that only meltano.yml and these values count.
     """
+    plugin_prefixes = ("TAP_PLANHAT_TICKETS_", "TARGET_DUCKDB_", "TAP_SPREADSHEETS_", "TARGET_PLANHAT_TICKETS_")
     environment = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("TAP_PLANHAT_TICKETS_", "TARGET_DUCKDB_", "MELTANO_STATE_BACKEND_"))
+        if not name.startswith((*plugin_prefixes, "MELTANO_STATE_BACKEND_"))
         and name not in ("MELTANO_ENVIRONMENT", "MELTANO_DATABASE_URI")
     }
     environment.update({
         "MELTANO_DATABASE_URI": f"sqlite:///{DEMO_DIR / 'meltano.db'}",
         "TAP_PLANHAT_TICKETS_API_URL": url,
         "TAP_PLANHAT_TICKETS_API_TOKEN": TOKEN,
+        "TARGET_PLANHAT_TICKETS_API_URL": url,
+        "TARGET_PLANHAT_TICKETS_API_TOKEN": demo_reverse.TOKEN,
     })  # fmt: skip
     return environment
 
@@ -227,25 +235,9 @@ def run_meltano(bin_dir: Path, environment: dict[str, str], url: str, *, run_num
     rows_before = latest_batch_time()
 
     started = time.monotonic()
-    with log_path.open("wb") as log:
-        try:
-            result = subprocess.run(
-                [str(bin_dir / "meltano"), *MELTANO_COMMAND],
-                cwd=ROOT,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=MELTANO_RUN_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise DemoError(f"run {run_number} timed out after {MELTANO_RUN_TIMEOUT_SECONDS} s; see {log_path}") from None
+    log_text = run_logged([str(bin_dir / "meltano"), *MELTANO_COMMAND], environment, log_path, f"run {run_number}")
     seconds = time.monotonic() - started
-    if result.returncode != 0:
-        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise DemoError(f"run {run_number} exited with status {result.returncode}; last lines of {log_path}:\n" + "\n".join(tail))
 
-    log_text = log_path.read_text(encoding="utf-8", errors="replace")
     return RunResult(
         bookmark=read_bookmark(log_text),
         records_from_tap=count_records(log_text),
@@ -296,14 +288,6 @@ def count_rows_written_after(batch_time: object | None) -> int:
             return connection.execute(f"select count(*) from {TABLE}").fetchone()[0]
         query = f"select count(*) from {TABLE} where _sdc_batched_at > ?"
         return connection.execute(query, [batch_time]).fetchone()[0]
-
-
-def admin(method: str, url: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-    """Call an admin route of the sandbox and return its JSON body."""
-    response = requests.request(method, f"{url}/_sandbox/{path}", json=body, timeout=ADMIN_TIMEOUT_SECONDS)
-    if not response.ok:
-        raise DemoError(f"sandbox admin request {method} /_sandbox/{path} failed with {response.status_code}: {response.text}")
-    return response.json()
 
 
 def latest_request_sequence(url: str) -> int:
@@ -382,11 +366,6 @@ def check_against_sandbox(url: str) -> None:
         f"print(duckdb.connect('{relative(DUCKDB_FILE)}', read_only=True)"
         f".sql('select status, count(*) from {TABLE} group by all'))\""
     )
-
-
-def relative(path: Path) -> str:
-    """Return ``path`` relative to the repository root, for messages."""
-    return str(path.relative_to(ROOT))
 
 
 if __name__ == "__main__":
