@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -196,6 +197,7 @@ class TargetPlanhatTickets(Target):
         self.dead_letters = DeadLetterFile(self.load_settings.dead_letter_path)
         self._client: PlanhatClient | None = None
         self._summary_logged = False
+        self._last_written_state: dict[str, Any] | None = None
 
     @property
     def client(self) -> PlanhatClient:
@@ -237,6 +239,26 @@ class TargetPlanhatTickets(Target):
         except Exception:
             self.log_summary(failed=True)
             raise
+        self._write_state_if_drained()
+
+    def _write_state_if_drained(self) -> None:
+        """Emit the latest STATE when no sink holds a record that is not yet loaded.
+
+        The SDK emits STATE only when it drains every sink: at the end of the
+        input, or when records are 5 minutes old. Right after a full batch
+        was sent and acknowledged, and no other sink holds records, every
+        record before the latest STATE is in Planhat, so that STATE can go
+        out at once and a crashed run resumes from it.
+        """
+        state = self._latest_state
+        if not state or state == self._last_written_state:
+            return
+        # The SDK offers no public view of its sinks; these are the sinks of
+        # the current streams and those waiting to drain after a schema change.
+        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
+        if any(sink.current_size for sink in sinks):
+            return
+        self._write_state_message(copy.deepcopy(state))
 
     @override
     def process_endofpipe(self) -> None:
@@ -260,7 +282,10 @@ class TargetPlanhatTickets(Target):
                 "Dry run: STATE not emitted, so a real run loads these records"
             )
             return
+        if state == self._last_written_state:
+            return
         super()._write_state_message(state)
+        self._last_written_state = copy.deepcopy(state)
 
     def log_summary(self, *, failed: bool) -> None:
         """Log the run's one summary line, once; at ERROR level when the run failed."""
