@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -83,6 +85,26 @@ class TapPlanhatTickets(Tap):
         if raise_errors:
             ClientSettings.from_config(self.config)
         return errors
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK writes the state and exits with status 0 on SIGINT and
+        # SIGTERM, so an orchestrator would record the cut-short sync as
+        # complete. The state keeps the previous bookmark, so a rerun reads
+        # everything again; the exit status now says the sync did not finish.
+        try:
+            super()._handle_termination(signum, frame)
+        except SystemExit as exit_request:
+            if exit_request.code not in (0, None):
+                raise
+            status = 128 + signum
+            self.logger.error(
+                "Stopped by %s before the sync completed; the bookmark did not move. "
+                "Exit status %d.",
+                signal.Signals(signum).name,
+                status,
+            )
+            raise SystemExit(status) from None
 
 
 if __name__ == "__main__":
