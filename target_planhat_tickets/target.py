@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetCapabilities
 
 from planhat_api import ClientSettings, PlanhatClient, settings_schema
+from target_planhat_tickets.reader import NumberedSingerReader
 from target_planhat_tickets.report import DeadLetterFile, RunReport
 from target_planhat_tickets.sinks import MAX_ITEMS_PER_PUT, TicketsSink
 
@@ -182,6 +183,7 @@ class TargetPlanhatTickets(Target):
     package_name = "planhat-tickets-connectors"
     config_jsonschema = settings_schema(TARGET_SETTINGS)
     default_sink_class = TicketsSink
+    message_reader_class = NumberedSingerReader
     capabilities = [*Target.capabilities, TargetCapabilities.HARD_DELETE]  # noqa: RUF012
 
     def __init__(self, **kwargs: Any) -> None:

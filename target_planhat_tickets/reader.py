@@ -1,0 +1,119 @@
+"""Reading of Singer messages with the input line number in every error.
+
+The SDK's reader names neither the line of a message that is not valid JSON
+nor of bytes that are not UTF-8. It stops on the latter with a bare
+UnicodeDecodeError whose position counts from the start of a read buffer.
+This reader decodes each line on its own, so that each error names its line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing as t
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+
+from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import deserialize_json
+
+logger = logging.getLogger(__name__)
+
+#: Characters of a bad line quoted in an error message.
+_EXCERPT_CHARS = 120
+
+
+class NumberedSingerReader(SingerReader):
+    """Singer message reader whose errors name the input line."""
+
+    def process_lines(
+        self,
+        file_input: t.IO[str] | None,
+        callbacks: dict[str, Callable[[dict], None]],
+    ) -> t.Counter[str]:
+        """Read every message and hand it to its callback, as the SDK's reader does.
+
+        Raises:
+            InvalidInputLine: for a line that is not UTF-8, not a JSON object,
+                or has no `type`; the message names the line.
+        """
+        stats: dict[str, int] = defaultdict(int)
+        for number, line in _numbered_lines(file_input or self.default_input):
+            if not line.strip():
+                continue
+            self._current_message = line
+            message = _parse(number, line)
+            message_type = message["type"]
+            try:
+                callback = callbacks.get(message_type)
+                if callback is None:
+                    self._process_unknown_message(message)
+                else:
+                    callback(message)
+            except Exception:
+                logger.error(
+                    "Stopped at line %d of the input: %s",
+                    number,
+                    _describe(message),
+                )
+                raise
+            stats[message_type] += 1
+        return Counter(**stats)
+
+
+def _numbered_lines(file_input: t.IO[str]) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) pairs, decoding each line as UTF-8 on its own."""
+    binary = getattr(file_input, "buffer", None)
+    if binary is None:
+        # A text stream without bytes below it, such as io.StringIO.
+        yield from enumerate(file_input, start=1)
+        return
+
+    for number, raw in enumerate(binary, start=1):
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            msg = (
+                f"Line {number} of the input is not valid UTF-8: byte "
+                f"0x{raw[error.start]:02x} at byte {error.start + 1} of the line. "
+                "Singer messages must be UTF-8 JSON; check the encoding of the "
+                "tap's output or of the file."
+            )
+            raise InvalidInputLine(msg) from None
+
+
+def _parse(number: int, line: str) -> dict[str, t.Any]:
+    try:
+        message = deserialize_json(line.rstrip("\r\n"))
+    except json.JSONDecodeError as error:
+        # Some of the decoder's messages end in "at", such as "Unterminated
+        # string starting at".
+        reason = error.msg.removesuffix(" at")
+        msg = (
+            f"Line {number} of the input is not valid JSON ({reason} at character "
+            f"{error.pos + 1}): {_excerpt(line)}. Each line must be one Singer "
+            "message as a JSON object."
+        )
+        raise InvalidInputLine(msg) from None
+    if not isinstance(message, dict) or "type" not in message:
+        msg = (
+            f"Line {number} of the input is not a Singer message, because it is not "
+            f"a JSON object with a 'type': {_excerpt(line)}."
+        )
+        raise InvalidInputLine(msg)
+    return message
+
+
+def _describe(message: dict[str, t.Any]) -> str:
+    stream = message.get("stream")
+    if stream is None:
+        return f"{message['type']} message"
+    return f"{message['type']} message of stream {stream!r}"
+
+
+def _excerpt(line: str) -> str:
+    text = line.rstrip("\n")
+    if len(text) <= _EXCERPT_CHARS:
+        return repr(text)
+    return f"{text[:_EXCERPT_CHARS]!r} (first {_EXCERPT_CHARS} of {len(text)} characters)"
