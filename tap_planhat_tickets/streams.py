@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 # length that proxies and servers commonly accept.
 MAX_COMPANY_FILTER_CHARS = 2_000
 UNLISTED_FIELDS = "unlistedFields"
+#: Stream state key of the table version of the last full sync.
+TABLE_VERSION_KEY = "table_version"
 ALWAYS_SELECTED = ("_id", "updateDate")
 
 
@@ -86,6 +88,7 @@ class TicketsStream(Stream):
     @override
     def get_records(self, context: Context | None) -> Iterator[Ticket]:
         cutoff = self._cutoff(context)
+        table_version = self._table_version(context, full_sync=cutoff is None)
         page_size = int(self.config.get("page_size", 10_000))
         stats = PagingStats()
         requests_before = self.client.request_count
@@ -101,6 +104,12 @@ class TicketsStream(Stream):
                 count += 1
                 yield ticket
 
+        if cutoff is None and table_version is not None:
+            # Every ticket of this version has been written, so a loader may
+            # now drop the rows of older versions: tickets deleted in Planhat.
+            self._write_activate_version_message(table_version)
+            self.get_context_state(context)[TABLE_VERSION_KEY] = table_version
+
         self.logger.info(
             "Read %d tickets (%s) in %d requests: %d pages, %d step-backs, "
             "%d passes for long runs of equal updateDate, %d retries",
@@ -112,6 +121,37 @@ class TicketsStream(Stream):
             stats.tie_run_passes,
             self.client.retry_count,
         )
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # The SDK would emit ACTIVATE_VERSION before the records of a
+        # FULL_TABLE stream, so a sync that fails halfway would already have
+        # told the loader to drop the old rows. `get_records` emits it after
+        # the last record of a full sync instead.
+        return False
+
+    def _table_version(self, context: Context | None, *, full_sync: bool) -> int | None:
+        """Return the table version that this sync's records carry, or None for none.
+
+        With emit_activate_version_messages, a full sync starts a new version:
+        the sync's start in whole seconds, like the SDK's versions, so that it
+        fits the 32-bit version columns of SQL loaders. An incremental sync
+        carries the version of the last full sync, kept in the state, so
+        that the next full sync's ACTIVATE_VERSION also drops rows that
+        incremental syncs wrote and Planhat deleted since.
+        """
+        if not self.config.get("emit_activate_version_messages", False):
+            self._stream_version = None
+            return None
+        if full_sync:
+            version = int(self._started_at.timestamp())
+        else:
+            stored = self.get_context_state(context).get(TABLE_VERSION_KEY)
+            version = stored if isinstance(stored, int) else None
+        # The SDK writes this value into every RECORD message as `version`.
+        self._stream_version = version
+        return version
 
     def _cutoff(self, context: Context | None) -> str | None:
         """Return the earliest updateDate to read, or None for a full sync."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -64,12 +65,40 @@ TAP_SETTINGS = th.PropertiesList(
 )
 
 
+#: The SDK's setting of its ACTIVATE_VERSION capability. Singer SDK 0.54 defines
+#: it and reads it in every stream, but adds it to no plugin's settings, so the
+#: tap adds it with the other built-in settings.
+EMIT_ACTIVATE_VERSION_SETTING = th.PropertiesList(
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType(),
+        default=False,
+        title="Emit ACTIVATE_VERSION messages",
+        description=(
+            "Make every full sync (a run without bookmark and without start_date, "
+            "such as Meltano's --full-refresh) emit an ACTIVATE_VERSION message "
+            "after its last record, so that loaders that support it drop the rows "
+            "of tickets deleted in Planhat. Incremental runs carry the version of "
+            "the last full sync and emit none. With company_ids set, rows of other "
+            "companies are dropped too. Default false."
+        ),
+    ),
+).to_dict()
+
+
 class TapPlanhatTickets(Tap):
     """Read Planhat tickets with full and incremental syncs."""
 
     name = "tap-planhat-tickets"
     package_name = "planhat-tickets-connectors"
     config_jsonschema = settings_schema(TAP_SETTINGS)
+
+    @classmethod
+    @override
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        super().append_builtin_config(config_jsonschema)
+        for name, spec in EMIT_ACTIVATE_VERSION_SETTING["properties"].items():
+            config_jsonschema["properties"].setdefault(name, spec)
 
     @override
     def discover_streams(self) -> list[TicketsStream]:
