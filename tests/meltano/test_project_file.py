@@ -28,8 +28,13 @@ CONNECTORS = {
 }
 CAPABILITIES = {
     "tap-planhat-tickets": {"state", "catalog", "discover", "about", "stream-maps", "schema-flattening"},
-    "target-planhat-tickets": {"about", "stream-maps", "schema-flattening", "hard-delete"},
+    # The SDK could flatten on the target side too, but flattened keys are
+    # not ticket fields, so the target does not declare schema-flattening.
+    "target-planhat-tickets": {"about", "stream-maps", "hard-delete"},
 }
+JOB = "planhat-tickets-to-duckdb"
+SCHEDULE = "planhat-tickets-hourly"
+ENV_EXAMPLE = ROOT / ".env.example"
 
 # Meltano setting kinds for the JSON types of the connectors' settings.
 KIND_BY_TYPE = {
@@ -148,6 +153,92 @@ def test_connector_capabilities(project, plugin_type, name):
 
     assert set(declared) == CAPABILITIES[name]
     assert set(declared) <= set(about(name)["capabilities"])
+
+
+@pytest.mark.parametrize("plugin_type", ["extractors", "loaders"])
+def test_plugins_validate_settings_groups(project, plugin_type):
+    for definition in project["plugins"][plugin_type]:
+        groups = definition.get("settings_group_validation")
+        declared = {setting["name"] for setting in definition["settings"]}
+        assert groups, f"{definition['name']} lacks settings_group_validation"
+        for group in groups:
+            assert set(group) <= declared, definition["name"]
+
+
+def test_job_runs_tap_into_duckdb(project):
+    jobs = {job["name"]: job for job in project["jobs"]}
+
+    assert jobs[JOB]["tasks"] == ["tap-planhat-tickets target-duckdb"]
+
+
+def test_schedule_runs_job_hourly(project):
+    schedules = {schedule["name"]: schedule for schedule in project["schedules"]}
+
+    assert schedules[SCHEDULE]["job"] == JOB
+    assert schedules[SCHEDULE]["interval"] == "@hourly"
+
+
+def env_example_assignments() -> dict[str, str]:
+    """Return the variables of .env.example, commented-out ones included, with their values."""
+    assignments = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        text = line.removeprefix("#").strip()
+        name, equals, value = text.partition("=")
+        if equals and name.isupper() and " " not in name:
+            assignments[name] = value
+    return assignments
+
+
+def test_env_example_names_every_secret(project):
+    secrets = set()
+    for plugin_type in ("extractors", "loaders"):
+        for definition in project["plugins"][plugin_type]:
+            for setting in definition["settings"]:
+                if setting.get("sensitive"):
+                    secrets.add(f"{definition['name']}_{setting['name']}".upper().replace("-", "_"))
+
+    assignments = env_example_assignments()
+
+    assert secrets
+    assert secrets <= set(assignments)
+    assert "TAP_PLANHAT_TICKETS_API_TOKEN" in assignments
+    assert "TARGET_PLANHAT_TICKETS_API_TOKEN" in assignments
+
+
+def test_env_example_holds_no_values():
+    for name, value in env_example_assignments().items():
+        assert value == "", name
+
+
+def test_env_file_is_ignored():
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+    assert ".env" in ignored
+
+
+@pytest.mark.slow
+def test_meltano_lists_job_and_schedule(tmp_path):
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("MELTANO_")}
+    environment["MELTANO_DATABASE_URI"] = f"sqlite:///{tmp_path / 'meltano.db'}"
+
+    def meltano_json(*arguments: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [str(BIN / "meltano"), *arguments, "--format=json"],
+            cwd=ROOT,
+            env=environment,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return json.loads(result.stdout)
+
+    jobs = {job["job_name"]: job for job in meltano_json("job", "list")["jobs"]}
+    schedules = {schedule["name"]: schedule for schedule in meltano_json("schedule", "list")["schedules"]["job"]}
+
+    assert jobs[JOB]["tasks"] == ["tap-planhat-tickets target-duckdb"]
+    assert schedules[SCHEDULE]["cron_interval"] == "0 * * * *"
+    assert schedules[SCHEDULE]["job"]["name"] == JOB
 
 
 def test_project_sets_no_token(project):
