@@ -17,6 +17,8 @@ MELTANO_STAMP := .meltano/.installed
 
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'.
 PYTEST_ARGS ?=
+# Extra benchmark arguments, e.g. make bench BENCH_ARGS='--full --profile profiles'.
+BENCH_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
@@ -28,7 +30,7 @@ $(VENV_STAMP): pyproject.toml
 	        || { echo "make: $(PYTHON) is missing or older than Python 3.10; run make PYTHON=python3.X" >&2; exit 1; }; \
 	    $(PYTHON) -m venv $(VENV); \
 	fi
-	$(VENV_BIN)/python -m pip install --quiet --editable '.[test]'
+	$(VENV_BIN)/python -m pip install --quiet --editable '.[test,bench]'
 	touch $@
 
 $(MELTANO_STAMP): $(VENV_STAMP) meltano.yml
@@ -51,6 +53,10 @@ test: $(VENV_STAMP) ## Run the test suite; pytest's exit status 5 (no tests ran)
 	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "make test: pytest ran no tests" >&2; fi; \
 	exit "$$status"
+
+.PHONY: bench
+bench: $(VENV_STAMP) ## Benchmark tap and target against the sandbox (about 5 minutes)
+	$(VENV_BIN)/python -m benchmarks $(BENCH_ARGS)
 
 .PHONY: clean
 clean: ## Remove the demo's files and the Meltano plugins (keeps .venv)

@@ -1,0 +1,1 @@
+"""Benchmarks of the tap and the target against the sandbox; `make bench` runs them."""
