@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import requests
 
+from planhat_api.collection import paused_collection
 from planhat_api.config import ClientSettings
 from planhat_api.errors import (
     PlanhatAPIError,
@@ -181,7 +182,8 @@ class PlanhatClient:
         data: Any = None
         if response.content:
             try:
-                data = orjson.loads(response.content)
+                with paused_collection():
+                    data = orjson.loads(response.content)
             except orjson.JSONDecodeError as exc:
                 size = len(response.content)
                 return _RetryableFailure(f"invalid JSON in a {size}-byte body: {exc}")

@@ -10,8 +10,15 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
+from singer_sdk import singerlib as singer
+from singer_sdk.helpers._util import utc_now
 
-from planhat_api import ClientSettings, PlanhatAPIError, PlanhatClient, load_ticket_schema
+from planhat_api import (
+    ClientSettings,
+    PlanhatAPIError,
+    PlanhatClient,
+    load_ticket_schema,
+)
 from tap_planhat_tickets.paging import (
     PagingStats,
     Ticket,
@@ -31,7 +38,7 @@ else:
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 # A long companyId list is split into requests of at most about 2,000
 # characters each, as other Planhat clients do, so URLs stay within the
@@ -63,9 +70,14 @@ class TicketsStream(Stream):
     def __init__(self, tap: Tap) -> None:
         """Create the stream with the shared ticket schema."""
         super().__init__(tap, schema=_read_schema())
+        self._discovered_structure = _without_annotations(self.schema)
         self._known_properties = frozenset(self.schema["properties"])
+        self._boolean_properties = _exclusive_boolean_properties(self.schema)
         self._started_at = datetime.now(timezone.utc)
         self._client: PlanhatClient | None = None
+        # Set at the start of each sync by `get_records`.
+        self._plain_record_path = False
+        self._largest_replication_value: str | None = None
 
     @property
     def client(self) -> PlanhatClient:
@@ -87,6 +99,8 @@ class TicketsStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterator[Ticket]:
+        self._plain_record_path = self._record_path_is_plain()
+        self._largest_replication_value = None
         cutoff = self._cutoff(context)
         table_version = self._table_version(context, full_sync=cutoff is None)
         page_size = int(self.config.get("page_size", 10_000))
@@ -121,6 +135,68 @@ class TicketsStream(Stream):
             stats.tie_run_passes,
             self.client.retry_count,
         )
+
+    @override
+    def _generate_record_messages(
+        self, record: Record
+    ) -> Iterator[singer.RecordMessage]:
+        # The SDK's version walks every key of every record twice: once to
+        # drop deselected properties and once to conform types to the
+        # schema. With nothing deselected and the discovered schema, neither
+        # walk changes a record that `_normalise` has prepared, because the
+        # tap parses pages from JSON and moves unlisted fields into
+        # `unlistedFields`. The walks took about half the tap's CPU time.
+        # Otherwise (a catalog that deselects fields or changes the schema)
+        # the SDK's path runs as before.
+        if not self._plain_record_path:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        # The stream is unsorted, so the SDK keeps the largest updateDate seen
+        # in the state. A record with an updateDate no larger than one
+        # already passed on cannot change it, so only larger ones (and a
+        # missing one, for the SDK's warning) are passed on. `_normalise`
+        # writes every updateDate in one fixed-width format, so string order
+        # is time order.
+        value = latest_record.get(self.replication_key or "")
+        if context is None and isinstance(value, str):
+            largest = self._largest_replication_value
+            if largest is not None and value <= largest:
+                return
+            self._largest_replication_value = value
+        super()._increment_stream_state(latest_record, context=context)
+
+    def _record_path_is_plain(self) -> bool:
+        """Return True when the SDK's per-record walks cannot change a record."""
+        nothing_deselected = all(self.mask.values())
+        # A catalog may change the schema that the SDK conforms records to.
+        # Annotations such as `readOnly` do not matter, and the SDK's catalog
+        # drops some of them.
+        same_schema = (
+            _without_annotations(self.effective_schema) == self._discovered_structure
+        )
+        plain = nothing_deselected and same_schema
+        self.logger.info(
+            "Records %s the SDK's per-record selection and type conformance walks (%s)",
+            "skip" if plain else "go through",
+            "nothing deselected, discovered schema"
+            if plain
+            else "fields deselected or schema changed by the catalog",
+        )
+        return plain
 
     @property
     @override
@@ -223,13 +299,22 @@ class TicketsStream(Stream):
         return [self._normalise(ticket) for ticket in response.data]
 
     def _normalise(self, ticket: Ticket) -> Ticket:
-        """Keep fields the schema does not list, and fix the updateDate format."""
+        """Keep fields the schema does not list, and fix the updateDate format.
+
+        Boolean properties get the SDK's type conformance here, so that
+        `_generate_record_messages` can skip it: a value that is neither a
+        boolean nor null becomes `value != 0`, as the SDK makes it.
+        """
         unlisted = ticket.keys() - self._known_properties
         if unlisted:
             ticket[UNLISTED_FIELDS] = {name: ticket.pop(name) for name in unlisted}
         updated = ticket.get("updateDate")
         if isinstance(updated, str):
             ticket["updateDate"] = normalise_timestamp(updated)
+        for name in self._boolean_properties:
+            value = ticket.get(name)
+            if value is not None and not isinstance(value, (bool, float)):
+                ticket[name] = value != 0
         return ticket
 
 
@@ -242,6 +327,45 @@ def _read_schema() -> dict[str, Any]:
         if not spec.get("writeOnly")
     }
     return schema
+
+
+#: JSON Schema keywords that never change how the SDK conforms a record.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "readOnly", "writeOnly", "examples", "$comment", "$schema"}
+)
+
+
+def _without_annotations(schema: Any) -> Any:
+    """Return a copy of a JSON schema without annotation keywords, at every depth."""
+    if isinstance(schema, list):
+        return [_without_annotations(element) for element in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {}
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in ("properties", "patternProperties") and isinstance(value, dict):
+            # Property names, not keywords: keep every one.
+            result[key] = {
+                name: _without_annotations(spec) for name, spec in value.items()
+            }
+        else:
+            result[key] = _without_annotations(value)
+    return result
+
+
+#: `type` values that make the SDK conform a property as a boolean.
+_BOOLEAN_TYPES = ("boolean", ["boolean"], ["boolean", "null"], ["null", "boolean"])
+
+
+def _exclusive_boolean_properties(schema: dict[str, Any]) -> tuple[str, ...]:
+    """Return the top-level properties typed boolean or null, which the SDK conforms."""
+    return tuple(
+        name
+        for name, spec in schema["properties"].items()
+        if spec.get("type") in _BOOLEAN_TYPES
+    )
 
 
 def _package_version() -> str:

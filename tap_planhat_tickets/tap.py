@@ -11,7 +11,9 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from planhat_api import ClientSettings, settings_schema
+from planhat_api.collection import fewer_collections
 from tap_planhat_tickets.streams import TicketsStream
+from tap_planhat_tickets.writer import MessageWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -92,6 +94,7 @@ class TapPlanhatTickets(Tap):
     name = "tap-planhat-tickets"
     package_name = "planhat-tickets-connectors"
     config_jsonschema = settings_schema(TAP_SETTINGS)
+    message_writer_class = MessageWriter
 
     @classmethod
     @override
@@ -103,6 +106,13 @@ class TapPlanhatTickets(Tap):
     @override
     def discover_streams(self) -> list[TicketsStream]:
         return [TicketsStream(self)]
+
+    @override
+    def sync_all(self) -> None:
+        # Each page parses into about 120,000 objects at 10,000 tickets a
+        # page, and Python's default threshold collects many times per page.
+        with fewer_collections():
+            super().sync_all()
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
