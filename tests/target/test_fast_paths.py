@@ -1,0 +1,307 @@
+"""The target's speed-ups decide and produce what the SDK's own code does.
+
+Compiled validation must never accept a record that the SDK's validator
+rejects, the msgspec reader must parse what the `json` module parses, and the
+cached timestamp parsing must change records as the SDK's parsing does.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
+from singer_sdk.singerlib.json import deserialize_json
+from singer_sdk.sinks.core import JSONSchemaValidator, Sink
+
+from planhat_api import load_ticket_schema
+from target_planhat_tickets.compiled_validation import (
+    CompiledSchemaValidator,
+    compile_check,
+)
+from target_planhat_tickets.reader import _decode
+from target_planhat_tickets.target import TargetPlanhatTickets
+
+TICKET_SCHEMA = load_ticket_schema()
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    st.text(max_size=8),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(max_size=5), children, max_size=3),
+    ),
+    max_leaves=8,
+)
+ticket_records = st.dictionaries(
+    st.sampled_from([*TICKET_SCHEMA["properties"], "unknownField"]),
+    json_values,
+    max_size=8,
+)
+
+# Schemas that mean the same in draft 7 and draft 2020-12: the compiled check
+# is used for them.
+PORTABLE_SCHEMAS = [
+    TICKET_SCHEMA,
+    {
+        "type": "object",
+        "properties": {
+            "n": {"type": ["integer", "null"], "minimum": 0, "exclusiveMaximum": 10},
+            "x": {"type": "number", "maximum": 2.5},
+            "s": {"type": "string", "minLength": 1, "maxLength": 3, "pattern": "^a"},
+            "e": {"enum": ["a", "b", None]},
+            "a": {"type": "array", "items": {"type": "boolean"}, "minItems": 1},
+            "o": {
+                "type": "object",
+                "required": ["k"],
+                "additionalProperties": False,
+                "properties": {"k": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+            },
+        },
+        "required": ["n"],
+    },
+]
+TICKET_CHECK = compile_check(TICKET_SCHEMA, validate_formats=False)
+TICKET_SDK_VALIDATOR = JSONSchemaValidator(TICKET_SCHEMA)
+KEYWORDS_CHECK = compile_check(PORTABLE_SCHEMAS[1], validate_formats=False)
+KEYWORDS_SDK_VALIDATOR = JSONSchemaValidator(PORTABLE_SCHEMAS[1])
+portable_records = st.fixed_dictionaries(
+    {},
+    optional={name: json_values for name in ("n", "x", "s", "e", "a", "o")},
+)
+
+
+def sdk_accepts(validator: JSONSchemaValidator, record: dict[str, Any]) -> bool:
+    try:
+        validator.validate(record)
+    except InvalidRecord:
+        return False
+    return True
+
+
+def compiled_accepts(check: Any, record: dict[str, Any]) -> bool:
+    try:
+        check(copy.deepcopy(record))
+    except Exception:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(ticket_records)
+def test_compiled_never_more_lenient_tickets(record):
+    if compiled_accepts(TICKET_CHECK, record):
+        assert sdk_accepts(TICKET_SDK_VALIDATOR, record), record
+
+
+@settings(max_examples=300, deadline=None)
+@given(portable_records)
+def test_compiled_never_more_lenient_keywords(record):
+    if compiled_accepts(KEYWORDS_CHECK, record):
+        assert sdk_accepts(KEYWORDS_SDK_VALIDATOR, record), record
+
+
+@settings(max_examples=150, deadline=None)
+@given(ticket_records)
+def test_compiled_validator_decides_like_sdk(record):
+    compiled = CompiledSchemaValidator(TICKET_SDK_VALIDATOR, TICKET_CHECK)
+
+    assert sdk_accepts(compiled, record) == sdk_accepts(TICKET_SDK_VALIDATOR, record)
+
+
+def test_compiled_check_leaves_record_unchanged():
+    schema = {"type": "object", "properties": {"a": {"type": "string", "default": "x"}}}
+    check = compile_check(schema, validate_formats=False)
+    record: dict[str, Any] = {}
+
+    check(record)
+
+    assert record == {}
+
+
+def test_compiled_validator_raises_sdk_error():
+    sdk = JSONSchemaValidator(TICKET_SCHEMA)
+    compiled = CompiledSchemaValidator(
+        sdk, compile_check(TICKET_SCHEMA, validate_formats=False)
+    )
+    record = {"_id": "a" * 24, "timeSpent": "fifteen"}
+
+    with pytest.raises(InvalidRecord) as ours:
+        compiled.validate(record)
+    with pytest.raises(InvalidRecord) as theirs:
+        sdk.validate(record)
+
+    assert str(ours.value) == str(theirs.value)
+    assert type(ours.value.__cause__) is type(theirs.value.__cause__)
+
+
+def test_compiled_validator_defers_integral_float():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    sdk = JSONSchemaValidator(schema)
+    compiled = CompiledSchemaValidator(
+        sdk, compile_check(schema, validate_formats=False)
+    )
+
+    compiled.validate({"n": 15.0})  # draft 2020-12 accepts it; fastjsonschema does not
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {
+            "type": "object",
+            "properties": {"a": {"$ref": "#/definitions/a"}},
+            "definitions": {"a": {"type": "string"}},
+        },
+        {"type": "array", "prefixItems": [{"type": "string"}]},
+        {"type": "array", "items": [{"type": "string"}]},
+        {"type": "object", "unevaluatedProperties": False},
+        {"type": "number", "multipleOf": 0.1},
+        {"type": "array", "uniqueItems": True},
+        {"enum": [1, "a"]},
+        {"const": True},
+        {"type": "object", "properties": {"a": {"anyOf": [{"dependentRequired": {}}]}}},
+    ],
+)
+def test_differing_keywords_not_compiled(schema):
+    assert compile_check(schema, validate_formats=False) is None
+
+
+def test_formats_not_compiled():
+    assert compile_check(TICKET_SCHEMA, validate_formats=True) is None
+
+
+def test_portable_schemas_compiled():
+    for schema in PORTABLE_SCHEMAS:
+        assert compile_check(schema, validate_formats=False) is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"RECORD","record":{"a":1.5,"b":1E5,"c":-0.0,"d":1e400,"e":1.5e-400}}',
+        '{"type":"RECORD","record":{"big":123456789012345678901234567890,"neg":-9223372036854775809}}',
+        '{"type":"RECORD","record":{"text":"\\u00fc\\ud83d\\ude00 \\" \\\\","empty":{},"list":[]}}',
+        '{"type":"RECORD","record":{"nan":NaN,"inf":Infinity}}',
+        '{"type":"RECORD","record":{"lone":"\\ud800"}}',
+        '{"type":"RECORD","record":{"a":1,"a":2}}\n',
+    ],
+)
+def test_decode_matches_json_module(line):
+    decoded = _decode(line)
+    expected = deserialize_json(line.rstrip("\n"))
+
+    assert repr(decoded) == repr(expected)
+
+
+def test_decode_invalid_json_raises_json_error():
+    with pytest.raises(json.JSONDecodeError):
+        _decode('{"type": "RECORD", "record": ')
+
+
+@pytest.fixture
+def sink():
+    target = TargetPlanhatTickets(
+        config={"api_url": "http://127.0.0.1:9", "api_token": "t"},
+        validate_config=True,
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "_id": {"type": "string"},
+            "createDate": {"type": ["string", "null"], "format": "date-time"},
+            "day": {"type": ["string", "null"], "format": "date"},
+            "clock": {
+                "anyOf": [{"type": "string", "format": "time"}, {"type": "null"}]
+            },
+            "subject": {"type": ["string", "null"]},
+        },
+    }
+    return target.get_sink("tickets", schema=schema, key_properties=["_id"])
+
+
+RECORDS = [
+    {
+        "_id": "a",
+        "createDate": "2021-06-24T19:38:16.000Z",
+        "day": "2021-06-24",
+        "clock": "19:38:16",
+        "subject": "x",
+    },
+    {"_id": "b", "createDate": None, "day": None, "clock": None},
+    {"_id": "c", "createDate": "2021-13-45T99:00:00Z", "unknown": 1, "other": None},
+    {
+        "_id": "d",
+        "day": "not a date",
+        "subject": "2021-06-24",
+        "unknown": 2,
+        "more": [1],
+    },
+    {"_id": "e", "createDate": "9999-12-31T23:59:59.999999+00:00"},
+]
+
+
+@pytest.mark.parametrize("treatment", list(DatetimeErrorTreatmentEnum))
+def test_timestamps_parsed_like_sdk(sink, treatment, caplog):
+    for record in RECORDS:
+        ours, theirs = copy.deepcopy(record), copy.deepcopy(record)
+        our_error = their_error = None
+        try:
+            sink._parse_timestamps_in_record(ours, sink.schema, treatment)
+        except Exception as error:  # the ERROR treatment raises for an invalid date
+            our_error = (type(error), str(error))
+        try:
+            Sink._parse_timestamps_in_record(sink, theirs, sink.schema, treatment)
+        except Exception as error:
+            their_error = (type(error), str(error))
+
+        assert our_error == their_error, record
+        if our_error is None:
+            assert ours == theirs, record
+            assert list(ours) == list(record)
+
+
+def test_timestamps_warn_once_per_unknown_field(sink, caplog):
+    caplog.set_level(logging.WARNING)
+    for record in RECORDS * 2:
+        sink._parse_timestamps_in_record(
+            copy.deepcopy(record), sink.schema, DatetimeErrorTreatmentEnum.NULL
+        )
+
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if "No schema for record field" in r.getMessage()
+    ]
+    assert warnings == [
+        "No schema for record field 'unknown'",
+        "No schema for record field 'more'",
+    ]
+
+
+def test_timestamps_parsed_to_datetime(sink):
+    record = copy.deepcopy(RECORDS[0])
+
+    sink._parse_timestamps_in_record(
+        record, sink.schema, DatetimeErrorTreatmentEnum.ERROR
+    )
+
+    assert record["createDate"] == datetime.datetime(
+        2021, 6, 24, 19, 38, 16, tzinfo=datetime.timezone.utc
+    )
+    assert record["day"] == datetime.date(2021, 6, 24)
+    assert record["subject"] == "x"
