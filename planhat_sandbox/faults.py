@@ -9,9 +9,9 @@ Which requests a fault hits is deterministic. A request matches a fault when
 its method, path and workspace match the fault's filters (an unset filter
 matches anything) and, if ``requests`` is set, its sequence number is listed.
 The fault then hits matching requests number ``first`` to
-``first + times - 1``, counted from 1 among the matching requests only;
-``times`` None hits every matching request from ``first`` on, which makes a
-persistent fault.
+``first + times - 1``, counted from 1 among the matching requests only. With
+``times`` None it hits every matching request from ``first`` on, which makes
+a persistent fault.
 
 Kinds:
 
@@ -320,7 +320,7 @@ def load_fault_file(path: Path) -> list[Fault]:
     """Read faults from a JSON file (see ``load_faults``).
 
     Raises:
-        FaultSpecError: if the file cannot be read or holds invalid faults.
+        FaultSpecError: if the file cannot be read or contains invalid faults.
 
     """
     try:

@@ -19,6 +19,7 @@ import itertools
 from collections import Counter
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,7 @@ def snapshot(workspace):
     return {t["_id"]: t["updateDate"] for t in workspace.tickets()}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,
