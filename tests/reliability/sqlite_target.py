@@ -3,8 +3,8 @@
 The SDK's SQL sink stores each record's `version` in `_sdc_table_version`
 and, on ACTIVATE_VERSION with hard_delete, deletes the rows of older
 versions. This target is that sink on a SQLite file, with inserts that
-replace rows of the same key. It stands in for the loaders built on the
-SDK's SQL classes.
+replace rows of the same key. The tests use it in place of the loaders
+built on the SDK's SQL classes.
 """
 
 from __future__ import annotations

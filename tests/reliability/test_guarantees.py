@@ -71,7 +71,7 @@ def test_p2_incremental_returns_every_change(tmp_path, sandbox, workspace_factor
     before = snapshot(workspace)
     for _ in range(30):
         workspace.update_random(5)
-        # Calls within one millisecond share an updateDate; a run longer than
+        # Calls within one millisecond share an updateDate. A run longer than
         # a page would add a full pass by _id, which this test does not count.
         time.sleep(0.002)
     workspace.create_random(25)
