@@ -14,6 +14,12 @@ VENV := .venv
 VENV_BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed
 MELTANO_STAMP := .meltano/.installed
+# Airflow for the DAGs in orchestrate/dags, apart from .venv so that its
+# pinned dependencies never change the versions the connectors run with.
+AIRFLOW_VENV := .airflow-venv
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_REQUIREMENTS := orchestrate/requirements-airflow.txt
+AIRFLOW_CONSTRAINTS := orchestrate/airflow-constraints.txt
 
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'.
 PYTEST_ARGS ?=
@@ -37,11 +43,23 @@ $(MELTANO_STAMP): $(VENV_STAMP) meltano.yml
 	$(VENV_BIN)/meltano install
 	touch $@
 
+$(AIRFLOW_STAMP): $(AIRFLOW_REQUIREMENTS) $(AIRFLOW_CONSTRAINTS)
+	if [ ! -x $(AIRFLOW_VENV)/bin/python ]; then \
+	    $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+	        || { echo "make: $(PYTHON) is missing or older than Python 3.10; run make PYTHON=python3.X" >&2; exit 1; }; \
+	    $(PYTHON) -m venv $(AIRFLOW_VENV); \
+	fi
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r $(AIRFLOW_REQUIREMENTS) -c $(AIRFLOW_CONSTRAINTS)
+	touch $@
+
 .PHONY: venv
 venv: $(VENV_STAMP) ## Create .venv with the connectors and test tools
 
 .PHONY: meltano-install
 meltano-install: $(MELTANO_STAMP) ## Install the Meltano plugins of meltano.yml into .meltano
+
+.PHONY: airflow-venv
+airflow-venv: $(AIRFLOW_STAMP) ## Create .airflow-venv with Airflow 3 for the DAGs in orchestrate/dags
 
 .PHONY: demo
 demo: $(MELTANO_STAMP) ## Sandbox -> Meltano -> DuckDB (full, then incremental), then a CSV -> Meltano -> sandbox
