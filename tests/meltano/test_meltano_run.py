@@ -128,3 +128,23 @@ def test_invoke_target_about(meltano: MeltanoProject) -> None:
     about = json.loads(result.stdout)
     assert about["name"] == "target-planhat-tickets"
     assert "api_token" in about["settings"]["properties"]
+
+
+def test_job_state_clear_starts_over(meltano: MeltanoProject, sandbox: Sandbox) -> None:
+    # The README's way to start over: clear the job's state, and the next run is a full sync.
+    sandbox.add_workspace("meltano", token=TOKEN, tickets=500, seed=12)
+    job_run = ("--environment=dev", "run", "planhat-tickets-to-duckdb")
+
+    meltano.run(*job_run)
+    assert meltano.state(STATE_ID)["singer_state"]["bookmarks"]["tickets"]["replication_key_value"]
+    first_batch = max(row[2] for row in duckdb_rows(meltano))
+
+    meltano.run("state", "clear", "--force", STATE_ID)
+    assert "singer_state" not in meltano.state(STATE_ID)
+    last_request = sandbox.requests("meltano")[-1].sequence
+    meltano.run(*job_run)
+
+    resynced = {ticket_id for ticket_id, _, batched_at in duckdb_rows(meltano) if batched_at > first_batch}
+    assert resynced == set(sandbox_tickets(sandbox))
+    first_get = sandbox.requests("meltano", method="GET", path="/tickets", after=last_request)[0]
+    assert "updateDate" not in first_get.query.get("sort", "")
