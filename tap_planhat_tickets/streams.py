@@ -78,6 +78,8 @@ class TicketsStream(Stream):
         # Set at the start of each sync by `get_records`.
         self._plain_record_path = False
         self._largest_replication_value: str | None = None
+        # When the last page arrived: the `time_extracted` of its records.
+        self._page_received_at = utc_now()
 
     @property
     def client(self) -> PlanhatClient:
@@ -147,7 +149,9 @@ class TicketsStream(Stream):
         # tap parses pages from JSON and moves unlisted fields into
         # `unlistedFields`. The walks took about half the tap's CPU time.
         # Otherwise (a catalog that deselects fields or changes the schema)
-        # the SDK's path runs as before.
+        # the SDK's path runs as before. `time_extracted` is when the
+        # record's page arrived, not when the record is written, so that the
+        # writer formats it once per page.
         if not self._plain_record_path:
             yield from super()._generate_record_messages(record)
             return
@@ -158,8 +162,21 @@ class TicketsStream(Stream):
                     stream=stream_map.stream_alias,
                     record=mapped_record,
                     version=self._stream_version,
-                    time_extracted=utc_now(),
+                    time_extracted=self._page_received_at,
                 )
+
+    @override
+    def _process_record(
+        self,
+        record: Record,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # The SDK's version adds the partition's keys to the record and syncs
+        # child streams with a copy of every record. This stream has neither
+        # partitions nor child streams, so the copy was all it did.
+        if partition_context or self.child_streams:
+            super()._process_record(record, child_context, partition_context)
 
     @override
     def _increment_stream_state(
@@ -289,6 +306,7 @@ class TicketsStream(Stream):
             params["companyId"] = company_filter
 
         response = self.client.request("GET", "/tickets", params=params)
+        self._page_received_at = utc_now()
         if not isinstance(response.data, list):
             msg = (
                 f"GET /tickets returned a JSON {type(response.data).__name__}, not the "

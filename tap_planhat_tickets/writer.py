@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib import Message, RecordMessage
@@ -28,13 +29,23 @@ class MessageWriter(MsgSpecWriter):
     harm: no STATE covers them, so the next run reads them again.
     """
 
+    def __init__(self) -> None:
+        """Create the writer."""
+        super().__init__()
+        # The last `time_extracted` and its text, which the records of a page share.
+        self._extracted_at: datetime | None = None
+        self._extracted_at_text = ""
+
     @override
     def serialize_message(self, message: Message) -> bytearray:
         if isinstance(message, RecordMessage) and message.time_extracted is not None:
             # msgspec writes an aware datetime with "Z" and the SDK's default
-            # writer with "+00:00"; this keeps the default writer's form.
+            # writer with "+00:00". This keeps the default writer's form.
+            if message.time_extracted != self._extracted_at:
+                self._extracted_at = message.time_extracted
+                self._extracted_at_text = message.time_extracted.isoformat(sep="T")
             data = message.to_dict()
-            data["time_extracted"] = message.time_extracted.isoformat(sep="T")
+            data["time_extracted"] = self._extracted_at_text
             return serialize_jsonl(data)
         return super().serialize_message(message)
 

@@ -5,10 +5,10 @@
 `tap` is the tap as shipped. `reference` undoes each override of the SDK's
 per-record path: the SDK's default writer (simplejson, a flush per message),
 the SDK's selection and type conformance walks on every record, the SDK's
-state update on every record, no boolean conformance in `_normalise` and
-Python's default garbage collection. Both write a STATE message every 100
-records instead of every 10,000, so that small workspaces show interim
-states too.
+state update and child-stream step on every record, no boolean conformance
+in `_normalise` and Python's default garbage collection. Both write a STATE
+message every 100 records instead of every 10,000, so that small
+workspaces show interim states too.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class FrequentStateStream(TicketsStream):
 class ReferenceStream(FrequentStateStream):
     _generate_record_messages = Stream._generate_record_messages
     _increment_stream_state = Stream._increment_stream_state
+    _process_record = Stream._process_record
 
     def __init__(self, tap: Tap) -> None:
         super().__init__(tap)

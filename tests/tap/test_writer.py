@@ -92,3 +92,23 @@ def test_writer_flushes_state_and_schema(monkeypatch):
     assert stdout.buffer.flushes == 2
     lines = stdout.buffer.getvalue().splitlines()
     assert [json.loads(line)["type"] for line in lines] == ["SCHEMA", "RECORD", "STATE"]
+
+
+def test_writer_formats_each_extraction_time(monkeypatch):
+    stdout = fake_stdout(monkeypatch)
+    writer = MessageWriter()
+    first = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    second = datetime(2024, 1, 2, 3, 4, 6, 500, tzinfo=timezone.utc)
+
+    for moment in (first, first, second, first):
+        message = record()
+        message.time_extracted = moment
+        writer.write_message(message)
+
+    lines = stdout.buffer.getvalue().splitlines()
+    assert [json.loads(line)["time_extracted"] for line in lines] == [
+        "2024-01-02T03:04:05+00:00",
+        "2024-01-02T03:04:05+00:00",
+        "2024-01-02T03:04:06.000500+00:00",
+        "2024-01-02T03:04:05+00:00",
+    ]
