@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 DEFAULT_API_URL = "https://api.planhat.com"
 
@@ -19,6 +20,8 @@ MAX_REQUESTS_PER_SECOND = 150
 
 # Regional hosts seen so far: api-eu, api-eu2, api-eu3, api-us2, api-us4.
 _REGION_PATTERN = re.compile(r"^[a-z]{2}[0-9]{0,2}$")
+_URL_UNSAFE_CHARACTERS = re.compile(r"[\s\\]")
+_TOKEN_INVALID_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
 
 CLIENT_SETTINGS_SCHEMA = th.PropertiesList(
     th.Property(
@@ -141,11 +144,7 @@ class ClientSettings:
         errors: list[str] = []
         base_url = resolve_base_url(config, errors)
         token = config.get("api_token")
-        if not token:
-            errors.append(
-                "Setting api_token is missing. Set it to the token of a Planhat "
-                "service account (environment variable *_API_TOKEN in Meltano)."
-            )
+        _validate_token(token, errors)
         if errors:
             raise ConfigValidationError("Invalid Planhat settings", errors=errors)
 
@@ -188,25 +187,65 @@ def resolve_base_url(config: Mapping[str, Any], errors: list[str]) -> str:
 
 
 def _validate_api_url(api_url: str, errors: list[str]) -> str:
-    parts = urlsplit(api_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    if "@" in api_url:
+        # Never echo the value: user info may hold a password.
+        errors.append(
+            "Setting api_url contains '@' (user info such as user:password@). "
+            "Give only the scheme, host, port and optional path prefix; the API "
+            "token is the only credential.",
+        )
+        return api_url
+    if _URL_UNSAFE_CHARACTERS.search(api_url):
+        errors.append(
+            f"Setting api_url {api_url!r} is not a valid URL: it contains whitespace "
+            "or a backslash. Give only the scheme, host, port and optional path "
+            "prefix.",
+        )
+        return api_url
+
+    # Check the host that requests (through urllib3) will connect to, not
+    # what another parser makes of the URL: the two can disagree.
+    try:
+        parts = parse_url(api_url)
+    except LocationParseError:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.host:
         errors.append(
             f"Setting api_url {api_url!r} is not a valid URL. Use a base URL such as "
             "https://api.planhat.com or http://127.0.0.1:8765 for the local sandbox.",
         )
         return api_url
 
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(parts.host.strip("[]")):
         errors.append(
             f"Setting api_url {api_url!r} uses plain http:// for a host that is not "
             "loopback, which would send the API token unencrypted. Use https://.",
         )
-    if parts.query or parts.fragment:
+    if parts.query is not None or parts.fragment is not None:
         errors.append(
             f"Setting api_url {api_url!r} has a query or fragment. Give only the "
             "scheme, host, port and optional path prefix.",
         )
     return api_url.rstrip("/")
+
+
+def _validate_token(token: object, errors: list[str]) -> None:
+    # Never echo the value of the token in these messages.
+    if not isinstance(token, str) or not token.strip():
+        errors.append(
+            "Setting api_token is missing or blank. Set it to the token of a Planhat "
+            "service account (environment variable *_API_TOKEN in Meltano).",
+        )
+    elif token != token.strip() or _TOKEN_INVALID_CHARACTERS.search(token):
+        errors.append(
+            "Setting api_token contains whitespace or control characters, often a "
+            "trailing newline from the file the secret was read from. Remove them.",
+        )
+    elif not token.isascii():
+        errors.append(
+            "Setting api_token contains non-ASCII characters, which no Planhat "
+            "token has. Check that the right value was copied.",
+        )
 
 
 def _is_loopback(hostname: str) -> bool:

@@ -57,3 +57,32 @@ def test_repr_hides_token():
     settings = ClientSettings.from_config({"api_token": "very-secret"})
 
     assert "very-secret" not in repr(settings)
+
+
+def test_backslash_host_trick_rejected():
+    # urlsplit reads the host as 127.0.0.1, but requests would connect to vm.
+    message = errors_of({"api_token": "t", "api_url": "http://vm:9999\\@127.0.0.1:8765"})
+
+    assert "contains '@'" in message
+
+
+def test_user_info_rejected_without_echo():
+    message = errors_of({"api_token": "t", "api_url": "http://user:PWSEKRET@127.0.0.1:8765"})
+
+    assert "contains '@'" in message
+    assert "PWSEKRET" not in message
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://127.0.0.1:8765 "])
+def test_unparsable_url_rejected(url):
+    message = errors_of({"api_token": "t", "api_url": url})
+
+    assert "Setting api_url" in message
+
+
+@pytest.mark.parametrize("token", ["SEKRET-TOKEN\n", "   ", " SEKRET", "SEK\tRET", "SEKRÉT"])
+def test_malformed_token_rejected_without_echo(token):
+    message = errors_of({"api_token": token})
+
+    assert "Setting api_token" in message
+    assert "SEK" not in message

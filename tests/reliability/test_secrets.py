@@ -71,7 +71,7 @@ def test_target_debug_output_hides_token(tmp_path, sandbox, workspace, inject, f
     assert SECRET not in run.stdout
 
 
-@pytest.mark.parametrize("api_url", ["http://api.planhat.com", "not a url"])
+@pytest.mark.parametrize("api_url", ["http://planhat.invalid", "not a url"])
 def test_config_errors_hide_token(tmp_path, api_url):
     input_path = tmp_path / "input.singer"
     write_singer(input_path, "tickets", [ticket(1)])

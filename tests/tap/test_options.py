@@ -120,7 +120,7 @@ def test_invalid_page_size_rejected_before_requests(tmp_path, sandbox, workspace
 
 
 def test_plain_http_to_remote_host_rejected(tmp_path):
-    config = {"api_url": "http://api.planhat.com", "api_token": "t"}
+    config = {"api_url": "http://planhat.invalid", "api_token": "t"}
 
     run = run_tap(tmp_path, config)
 
