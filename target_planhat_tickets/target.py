@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 from singer_sdk import Target
@@ -296,6 +298,24 @@ class TargetPlanhatTickets(Target):
             return
         super()._write_state_message(state)
         self._last_written_state = copy.deepcopy(state)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # On SIGINT and SIGTERM the SDK drains every sink from inside the
+        # signal handler, which can interrupt a PUT in progress, then emits
+        # the last STATE it received and exits with status 0: a STATE past
+        # records Planhat never stored. This target emits STATE after each
+        # acknowledged batch, so it stops at once instead; a rerun from the
+        # last STATE sends the rest.
+        status = 128 + signum
+        self.logger.error(
+            "Stopped by %s; STATE covers only the batches Planhat acknowledged, "
+            "so rerun from the last STATE emitted. Exit status %d.",
+            signal.Signals(signum).name,
+            status,
+        )
+        self.log_summary(failed=True)
+        raise SystemExit(status)
 
     def log_summary(self, *, failed: bool) -> None:
         """Log the run's one summary line, once; at ERROR level when the run failed."""

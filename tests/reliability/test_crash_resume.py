@@ -167,3 +167,34 @@ def test_tap_interrupted_incremental_resumes(tmp_path, sandbox, workspace_factor
     assert interrupted.last_state["bookmarks"]["tickets"]["replication_key_value"] == bookmark
     assert resumed.returncode == 0, resumed.stderr
     assert set(ids) <= set(resumed.record_ids())
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_target_stopped_mid_put_emits_no_unwritten_state(tmp_path, sandbox, workspace, inject, stop_signal):
+    input_path = tmp_path / "input.singer"
+    write_singer(input_path, "tickets", [ticket(n) for n in range(1, RECORDS + 1)], state_every=BATCH)
+    hook = inject({"kind": "delay", "seconds": 60, "method": "PUT", "first": 3})
+    config_path = tmp_path / "target.json"
+    config_path.write_text(json.dumps(target_config(sandbox)))
+
+    with subprocess.Popen(
+        [str(TARGET), "--config", str(config_path), "--input", str(input_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        wait_until(lambda: len(hook.applied) == 1)
+        process.send_signal(stop_signal)
+        stdout, stderr = process.communicate(timeout=30)
+
+    hook.close()
+    sandbox.hook = None
+    states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    position = states[-1]["bookmarks"]["tickets"]["position"] if states else 0
+    stored = {t["externalId"] for t in workspace.tickets()}
+
+    assert process.returncode == 128 + stop_signal
+    assert f"Stopped by {signal.Signals(stop_signal).name}" in stderr
+    # Only the first two PUTs were acknowledged; the third hung when stopped.
+    assert position <= 2 * BATCH
+    assert {f"T-{n:05d}" for n in range(1, position + 1)} <= stored
