@@ -220,8 +220,8 @@ class TicketsStream(Stream):
     def emit_activate_version_messages(self) -> bool:
         # The SDK would emit ACTIVATE_VERSION before the records of a
         # FULL_TABLE stream, so a sync that fails halfway would already have
-        # told the loader to drop the old rows. `get_records` emits it after
-        # the last record of a full sync instead.
+        # sent the loader the message to drop the old rows. `get_records`
+        # emits it after the last record of a full sync instead.
         return False
 
     def _table_version(self, context: Context | None, *, full_sync: bool) -> int | None:

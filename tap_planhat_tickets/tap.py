@@ -130,7 +130,8 @@ class TapPlanhatTickets(Tap):
         # The SDK writes the state and exits with status 0 on SIGINT and
         # SIGTERM, so an orchestrator would record the cut-short sync as
         # complete. The state keeps the previous bookmark, so a rerun reads
-        # everything again; the exit status now says the sync did not finish.
+        # everything again. The exit status now reports that the sync did not
+        # finish.
         try:
             super()._handle_termination(signum, frame)
         except SystemExit as exit_request:

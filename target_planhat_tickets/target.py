@@ -254,7 +254,7 @@ class TargetPlanhatTickets(Target):
         self._write_state_if_drained()
 
     def _write_state_if_drained(self) -> None:
-        """Emit the latest STATE when no sink holds a record that is not yet loaded.
+        """Emit the latest STATE when no sink contains a record not yet loaded.
 
         The SDK emits STATE only when it drains every sink: at the end of the
         input, or when records are 5 minutes old. Right after a full batch
@@ -265,7 +265,7 @@ class TargetPlanhatTickets(Target):
         state = self._latest_state
         if not state or state == self._last_written_state:
             return
-        # The SDK offers no public view of its sinks; these are the sinks of
+        # The SDK offers no public view of its sinks. These are the sinks of
         # the current streams and those waiting to drain after a schema change.
         sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
         if any(sink.current_size for sink in sinks):

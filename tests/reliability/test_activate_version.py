@@ -1,4 +1,4 @@
-"""ACTIVATE_VERSION: a full sync tells loaders that support it to drop deleted tickets.
+"""ACTIVATE_VERSION: a full sync makes loaders that support it drop deleted tickets.
 
 The Planhat API has no feed of deletions. With emit_activate_version_messages,
 a full sync stamps every RECORD with a table version and emits

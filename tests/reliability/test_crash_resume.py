@@ -1,10 +1,10 @@
 """Crash and resume: kill the target or interrupt the tap mid-run, rerun from the last STATE.
 
-The target is killed with SIGKILL while a PUT is in flight; the rerun gets
-the records after the last STATE it emitted, as Meltano would send them.
-Every ticket must then be in the sandbox exactly once. The tap is stopped
-while a page request hangs; the rerun from its last STATE must read every
-ticket that the interrupted run would have read.
+The target is killed with SIGKILL while a PUT is in flight. The rerun gets
+the records after the last STATE it emitted, as Meltano would send them,
+and every ticket must then be in the sandbox exactly once. The tap is
+stopped while a page request hangs. The rerun from its last STATE must read
+every ticket that the interrupted run would have read.
 """
 
 from __future__ import annotations

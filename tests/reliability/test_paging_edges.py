@@ -61,7 +61,7 @@ def test_changed_since_with_page_of_one():
 
 
 def test_newer_tickets_deleted_behind_offset():
-    # Page 1 holds two newer tickets and then a run at second 1. Both newer
+    # Page 1 contains two newer tickets and then a run at second 1. Both newer
     # tickets are deleted before page 2, so the page at offset 0 starts with
     # the run and can never start newer than it.
     seconds = [0, 0, 1, 1, 1, 1, 2, 3]

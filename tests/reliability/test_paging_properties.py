@@ -6,9 +6,9 @@ would take most of the time. The CLI itself is covered by the guarantee
 tests beside this one.
 
 Each example builds a workspace from seeded tickets and runs of equal
-updateDate (each run is one PUT, so its tickets share one timestamp), picks
-a page size and a read (full, or incremental from a cutoff), and changes
-the data after chosen page requests. Then a second, incremental read from
+updateDate; each run is one PUT, so its tickets share one timestamp. It
+picks a page size and a read (full, or incremental from a cutoff), and
+changes the data after chosen page requests. Then a second, incremental read from
 the bookmark the SDK would store, min(newest updateDate seen, sync start),
 stands in for the next sync.
 """
