@@ -255,10 +255,29 @@ class TicketsStream(Stream):
         bookmark = self.get_context_state(context).get("replication_key_value")
         if bookmark:
             lookback = timedelta(minutes=int(self.config.get("lookback_window_minutes", 10)))
-            candidates.append(parse_timestamp(str(bookmark)) - lookback)
+            candidates.append(self._parse_bookmark(str(bookmark)) - lookback)
         if start_date := self.config.get("start_date"):
             candidates.append(parse_timestamp(str(start_date)))
         return format_timestamp(max(candidates)) if candidates else None
+
+    def _parse_bookmark(self, bookmark: str) -> datetime:
+        try:
+            moment = parse_timestamp(bookmark)
+        except ValueError:
+            msg = (
+                f"The state's bookmark of stream tickets, {bookmark!r}, is not an "
+                "ISO-8601 timestamp. Fix or clear the state (in Meltano: meltano "
+                "state clear STATE_ID), then rerun."
+            )
+            raise PlanhatAPIError(msg) from None
+
+        if moment > datetime.now(timezone.utc) + timedelta(days=1):
+            self.logger.warning(
+                "The bookmark %s lies in the future, so no ticket updated before "
+                "it is read. Clear the state if it is wrong.",
+                bookmark,
+            )
+        return moment
 
     def _company_filters(self) -> list[str | None]:
         company_ids = list(self.config.get("company_ids") or [])

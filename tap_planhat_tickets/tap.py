@@ -9,10 +9,12 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from planhat_api import ClientSettings, settings_schema
 from planhat_api.collection import fewer_collections
 from tap_planhat_tickets.streams import TicketsStream
+from tap_planhat_tickets.timestamps import parse_timestamp
 from tap_planhat_tickets.writer import MessageWriter
 
 if sys.version_info >= (3, 12):
@@ -123,6 +125,7 @@ class TapPlanhatTickets(Tap):
         errors = super()._validate_config(raise_errors=raise_errors)
         if raise_errors:
             ClientSettings.from_config(self.config)
+            _validate_start_date(self.config.get("start_date"))
         return errors
 
     @override
@@ -145,6 +148,19 @@ class TapPlanhatTickets(Tap):
                 status,
             )
             raise SystemExit(status) from None
+
+
+def _validate_start_date(start_date: object) -> None:
+    if start_date is None:
+        return
+    try:
+        parse_timestamp(str(start_date))
+    except ValueError:
+        msg = (
+            f"Setting start_date {start_date!r} is not an ISO-8601 date or "
+            "date-time. Use a value such as 2024-01-31 or 2024-01-31T08:00:00Z."
+        )
+        raise ConfigValidationError("Invalid start_date", errors=[msg]) from None
 
 
 if __name__ == "__main__":

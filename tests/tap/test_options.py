@@ -150,3 +150,33 @@ def test_connection_test_reads_one_record(tmp_path, sandbox, workspace_factory):
 
     assert run.returncode == 0, run.stderr
     assert len(get_requests(sandbox, workspace)) == 1
+
+
+def test_invalid_start_date_named(tmp_path, sandbox, workspace_factory):
+    workspace = workspace_factory(tickets=5)
+
+    run = run_tap(tmp_path, tap_config(sandbox, workspace, start_date="yesterday"))
+
+    assert run.returncode != 0
+    assert "Setting start_date 'yesterday' is not an ISO-8601 date or date-time" in run.stderr
+    assert get_requests(sandbox, workspace) == []
+
+
+def test_invalid_bookmark_named(tmp_path, sandbox, workspace_factory):
+    workspace = workspace_factory(tickets=5)
+    state = {"bookmarks": {"tickets": {"replication_key": "updateDate", "replication_key_value": "garbage"}}}
+
+    run = run_tap(tmp_path, tap_config(sandbox, workspace), state=state)
+
+    assert run.returncode != 0
+    assert "The state's bookmark of stream tickets, 'garbage', is not an ISO-8601 timestamp" in run.stderr
+
+
+def test_future_bookmark_warned(tmp_path, sandbox, workspace_factory):
+    workspace = workspace_factory(tickets=5)
+    state = {"bookmarks": {"tickets": {"replication_key": "updateDate", "replication_key_value": "2999-01-01T00:00:00.000Z"}}}
+
+    run = run_tap(tmp_path, tap_config(sandbox, workspace), state=state)
+
+    assert run.returncode == 0, run.stderr
+    assert "The bookmark 2999-01-01T00:00:00.000Z lies in the future" in run.stderr
