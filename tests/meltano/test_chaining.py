@@ -166,3 +166,14 @@ def test_definition_matches_about(meltano: MeltanoProject, plugin_type: str, nam
     for group in definition["settings_group_validation"]:
         assert set(group) <= declared_settings
     assert set(about["settings"].get("required") or []) <= set(definition["settings_group_validation"][0])
+
+
+def test_readme_shows_tested_flattening_config() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("The CSV test", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    config = yaml.safe_load(block)
+
+    assert config["stream_maps"] == STREAM_MAPS
+    assert config["flattening_enabled"] is True
+    assert config["flattening_max_depth"] == 1
