@@ -73,7 +73,7 @@ test: $(VENV_STAMP) ## Run the test suite; pytest's exit status 5 (no tests ran)
 	exit "$$status"
 
 .PHONY: bench
-bench: $(VENV_STAMP) ## Benchmark tap and target against the sandbox (about 5 minutes)
+bench: $(VENV_STAMP) ## Benchmark tap and target against the sandbox (about 4 minutes)
 	$(VENV_BIN)/python -m benchmarks $(BENCH_ARGS)
 
 .PHONY: clean
