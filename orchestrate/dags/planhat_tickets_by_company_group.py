@@ -27,10 +27,12 @@ drop that override for a loader that accepts concurrent writers.
 NOTE: the tap reads only the listed companies, so tickets of a company that
 is in no group are never read. Add every new company to a group.
 
-Settings, read when Airflow parses this file: ``MELTANO_PROJECT_ROOT``,
-``MELTANO_EXECUTABLE`` and the token as in planhat_tickets_hourly.py, plus
-``PLANHAT_COMPANY_GROUPS_FILE``, ``PLANHAT_TOKEN_REQUESTS_PER_MINUTE`` and
-``MELTANO_DATABASE_URI`` (default: the project's .meltano/meltano.db).
+Airflow reads these variables when it parses this file:
+``MELTANO_PROJECT_ROOT`` and ``MELTANO_EXECUTABLE`` as in
+planhat_tickets_hourly.py, ``PLANHAT_COMPANY_GROUPS_FILE``,
+``PLANHAT_TOKEN_REQUESTS_PER_MINUTE`` and ``MELTANO_DATABASE_URI`` (default:
+the project's .meltano/meltano.db). Meltano reads the token when a task runs,
+as in planhat_tickets_hourly.py.
 """
 
 from __future__ import annotations

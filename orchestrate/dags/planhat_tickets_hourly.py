@@ -13,7 +13,8 @@ The worker that runs the task needs Meltano and this project:
   environment or in the project's .env file. ``append_env=True`` passes the
   worker's environment on to Meltano, so the token never appears in the DAG.
 
-Both variables are read when Airflow parses this file.
+Airflow reads the first two when it parses this file; Meltano reads the
+token when the task runs.
 """
 
 from __future__ import annotations
