@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import orjson
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
@@ -293,9 +294,12 @@ class TicketsSink(BatchSink):
     def _put(self, chunk: dict[ItemKey, dict[str, Any]]) -> UpsertOutcome:
         # The client paces and retries each request; bulk upserts are
         # idempotent, so a retried PUT cannot create a ticket twice.
-        response = self._target.client.request(
-            "PUT", "/tickets", body=list(chunk.values())
-        )
+        try:
+            response = self._target.client.request(
+                "PUT", "/tickets", body=list(chunk.values())
+            )
+        except orjson.JSONEncodeError as exc:
+            raise TicketLoadError(self._describe_unencodable(chunk, exc)) from exc
         try:
             return parse_upsert_response(response.data, list(chunk))
         except UnexpectedResponseError as exc:
@@ -358,6 +362,26 @@ class TicketsSink(BatchSink):
                 errors=[log_text],
                 record=item,
             )
+
+    def _describe_unencodable(
+        self,
+        chunk: dict[ItemKey, dict[str, Any]],
+        error: orjson.JSONEncodeError,
+    ) -> str:
+        # Runs only after the whole batch failed to encode, so the normal
+        # path pays nothing for finding the culprits one by one.
+        culprits = []
+        for key, item in chunk.items():
+            try:
+                orjson.dumps(item)
+            except orjson.JSONEncodeError:
+                culprits.append(describe_key(key))
+        return (
+            f"Stream {self.stream_name!r}: {', '.join(culprits)} cannot be sent as "
+            f"JSON ({error}), usually text holding a lone UTF-16 surrogate such as "
+            "\\ud800. Fix the value in the source, or remove the field with a stream "
+            "map. Nothing of this batch was sent."
+        )
 
     def _send_deletes(self, plan: BatchPlan) -> None:
         counts = self._counts

@@ -14,7 +14,7 @@ import pytest
 
 from tests.reliability.conftest import tap_config
 from tests.singer_io import run_tap
-from tests.target.conftest import WRITE_SCHEMA, run_target, ticket
+from tests.target.conftest import WRITE_SCHEMA, run_target, ticket, write_singer
 
 TOKEN = "bad-input-token"
 GOOD = 25
@@ -188,3 +188,15 @@ def test_tap_bad_config_before_requests(tmp_path, sandbox, workspace_factory, se
     assert message in run.stderr
     assert sandbox.requests(workspace.name) == []
     assert run.states == []
+
+
+def test_target_lone_surrogate_named(tmp_path, sandbox, workspace):
+    input_path = tmp_path / "input.singer"
+    write_singer(input_path, "tickets", [ticket(1), ticket(2, title="x\ud800y"), ticket(3)], state_every=3)
+
+    run = run_target(tmp_path, target_config(sandbox), input_path)
+
+    assert run.returncode != 0
+    assert "sourceId 'T-00002' cannot be sent as JSON" in run.stderr
+    assert run.states == []
+    assert workspace.tickets() == []
