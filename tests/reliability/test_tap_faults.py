@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from tests.reliability.conftest import tap_config
+from tests.reliability.conftest import FAULTS, PERSISTENT_MESSAGES, tap_config
 from tests.singer_io import run_tap
 
 TICKETS = 450
@@ -32,28 +32,6 @@ POSITIONS = (
 ATTEMPTS = 4
 #: Generous bound for a failing run; it normally fails within a few seconds.
 FAIL_WITHIN_SECONDS = 90
-
-TRANSIENT = {
-    "429 with Retry-After": {"kind": "status", "status": 429, "retry_after": "0"},
-    "429 without Retry-After": {"kind": "status", "status": 429},
-    "500": {"kind": "status", "status": 500},
-    "502": {"kind": "status", "status": 502},
-    "503": {"kind": "status", "status": 503},
-    "delay past timeout": {"kind": "delay", "seconds": 3},
-    "closed mid-response": {"kind": "disconnect"},
-    "truncated JSON": {"kind": "truncate"},
-}
-
-PERSISTENT_MESSAGES = {
-    "429 with Retry-After": "failed after 4 attempts; last error: HTTP 429",
-    "429 without Retry-After": "failed after 4 attempts; last error: HTTP 429",
-    "500": "failed after 4 attempts; last error: HTTP 500",
-    "502": "failed after 4 attempts; last error: HTTP 502",
-    "503": "failed after 4 attempts; last error: HTTP 503",
-    "delay past timeout": "Read timed out. (read timeout=0.5)",
-    "closed mid-response": "failed after 4 attempts; last error: ChunkedEncodingError",
-    "truncated JSON": "failed after 4 attempts; last error: invalid JSON in a",
-}
 
 
 def config_for(sandbox, workspace):
@@ -84,10 +62,10 @@ def bookmarks(run):
 
 
 @pytest.mark.parametrize("position", POSITIONS)
-@pytest.mark.parametrize("fault", list(TRANSIENT))
+@pytest.mark.parametrize("fault", list(FAULTS))
 def test_transient_fault_loses_nothing(tmp_path, sandbox, workspace_factory, inject, fault, position):
     workspace = workspace_factory(tickets=TICKETS, seed=position)
-    hook = inject({**TRANSIENT[fault], "method": "GET", "path": "/tickets", "first": position, "times": 2})
+    hook = inject({**FAULTS[fault], "method": "GET", "path": "/tickets", "first": position, "times": 2})
 
     run = run_tap(tmp_path, config_for(sandbox, workspace))
 
@@ -100,10 +78,10 @@ def test_transient_fault_loses_nothing(tmp_path, sandbox, workspace_factory, inj
 
 
 @pytest.mark.parametrize("position", POSITIONS)
-@pytest.mark.parametrize("fault", list(TRANSIENT))
+@pytest.mark.parametrize("fault", list(FAULTS))
 def test_persistent_fault_fails_cleanly(tmp_path, sandbox, workspace_factory, inject, fault, position):
     workspace = workspace_factory(tickets=TICKETS, seed=position)
-    hook = inject({**TRANSIENT[fault], "method": "GET", "path": "/tickets", "first": position, "times": None})
+    hook = inject({**FAULTS[fault], "method": "GET", "path": "/tickets", "first": position, "times": None})
     started = time.monotonic()
 
     run = run_tap(tmp_path, config_for(sandbox, workspace))

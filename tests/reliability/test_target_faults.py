@@ -15,6 +15,7 @@ from collections import Counter
 
 import pytest
 
+from tests.reliability.conftest import FAULTS, PERSISTENT_MESSAGES
 from tests.target.conftest import run_target, ticket, write_singer
 
 RECORDS = 30
@@ -28,29 +29,6 @@ POSITIONS = (
     2,
     pytest.param(3, marks=pytest.mark.slow),
 )
-
-FAULTS = {
-    "429 with Retry-After": {"kind": "status", "status": 429, "retry_after": "0"},
-    "429 without Retry-After": {"kind": "status", "status": 429},
-    "500": {"kind": "status", "status": 500},
-    "502": {"kind": "status", "status": 502},
-    "503": {"kind": "status", "status": 503},
-    "delay past timeout": {"kind": "delay", "seconds": 3},
-    "closed mid-response": {"kind": "disconnect"},
-    "truncated JSON": {"kind": "truncate"},
-}
-
-PERSISTENT_MESSAGES = {
-    "429 with Retry-After": "failed after 4 attempts; last error: HTTP 429",
-    "429 without Retry-After": "failed after 4 attempts; last error: HTTP 429",
-    "500": "failed after 4 attempts; last error: HTTP 500",
-    "502": "failed after 4 attempts; last error: HTTP 502",
-    "503": "failed after 4 attempts; last error: HTTP 503",
-    "delay past timeout": "Read timed out. (read timeout=0.5)",
-    "closed mid-response": "failed after 4 attempts; last error: ChunkedEncodingError",
-    "truncated JSON": "failed after 4 attempts; last error: invalid JSON in a",
-}
-
 
 @pytest.fixture
 def workspace(sandbox):
