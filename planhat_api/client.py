@@ -55,7 +55,7 @@ class PlanhatClient:
     Every request waits for the rate limiter, carries the Bearer token, and is
     retried with exponential backoff and jitter on 408, 429, 5xx, time-outs,
     dropped connections and bodies that are cut short or not valid JSON.
-    Other 4xx statuses fail at once with a message that says what to check.
+    Other 4xx statuses fail at once with a message naming what to check.
     """
 
     def __init__(

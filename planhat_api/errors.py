@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from singer_sdk.exceptions import FatalAPIError
 
-# What to check for each status that is never retried.
+# Advice for each status that is never retried.
 _ADVICE_BY_STATUS = {
     400: "The request was rejected as invalid; check the parameters or payload.",
     401: (

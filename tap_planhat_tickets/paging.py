@@ -1,11 +1,11 @@
 """Offset pagination over GET /tickets that stays complete while data changes.
 
 The API pages with limit and offset over a sort, and offers no date filter
-and no cursor. Two facts make naive paging lose tickets: a ticket deleted
+and no cursor. Two facts make naive paging lose tickets. A ticket deleted
 before the current offset shifts every later ticket one place to the left,
-so one is skipped; and tickets with equal sort values come back in a
-different order on every request, so a run of equal values that straddles a
-page boundary can be read partly twice and partly never.
+so one is skipped. Tickets with equal sort values come back in a different
+order on every request, so a run of equal values that straddles a page
+boundary can be read partly twice and partly never.
 
 Both readers below overlap each page with the one before and check that the
 new page starts where the last one ended. When it does not, they step back
