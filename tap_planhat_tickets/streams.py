@@ -19,6 +19,11 @@ from planhat_api import (
     PlanhatClient,
     load_ticket_schema,
 )
+from planhat_api.progress import (
+    DEFAULT_PROGRESS_INTERVAL_SECONDS,
+    ProgressLog,
+    format_seconds,
+)
 from tap_planhat_tickets.paging import (
     PagingStats,
     Ticket,
@@ -80,6 +85,10 @@ class TicketsStream(Stream):
         self._largest_replication_value: str | None = None
         # When the last page arrived: the `time_extracted` of its records.
         self._page_received_at = utc_now()
+        # Replaced at the start of each sync by `get_records`.
+        self._progress = ProgressLog(
+            self.logger, noun="tickets", verb="read", interval_seconds=0
+        )
 
     @property
     def client(self) -> PlanhatClient:
@@ -108,7 +117,7 @@ class TicketsStream(Stream):
         page_size = int(self.config.get("page_size", 10_000))
         stats = PagingStats()
         requests_before = self.client.request_count
-        count = 0
+        progress = self._start_progress()
 
         for company_filter in self._company_filters():
             fetch = functools.partial(self._fetch_page, company_filter)
@@ -117,7 +126,7 @@ class TicketsStream(Stream):
             else:
                 tickets = read_changed_since(fetch, page_size, cutoff, stats)
             for ticket in tickets:
-                count += 1
+                progress.records += 1
                 yield ticket
 
         if cutoff is None and table_version is not None:
@@ -127,16 +136,31 @@ class TicketsStream(Stream):
             self.get_context_state(context)[TABLE_VERSION_KEY] = table_version
 
         self.logger.info(
-            "Read %d tickets (%s) in %d requests: %d pages, %d step-backs, "
-            "%d passes for long runs of equal updateDate, %d retries",
-            count,
+            "Read %s tickets (%s) in %d requests: %d pages, %d step-backs, "
+            "%d passes for long runs of equal updateDate, %d retries, %s elapsed",
+            format(progress.records, ","),
             "full" if cutoff is None else f"updated since {cutoff}",
             self.client.request_count - requests_before,
             stats.pages,
             stats.step_backs,
             stats.tie_run_passes,
             self.client.retry_count,
+            format_seconds(progress.elapsed_seconds),
         )
+
+    def _start_progress(self) -> ProgressLog:
+        """Start the progress lines of one sync; `_fetch_page` logs them when due."""
+        interval = self.config.get(
+            "progress_interval_seconds", DEFAULT_PROGRESS_INTERVAL_SECONDS
+        )
+        self._progress = ProgressLog(
+            self.logger,
+            noun="tickets",
+            verb="read",
+            interval_seconds=float(interval),
+            client=self.client,
+        )
+        return self._progress
 
     @override
     def _generate_record_messages(
@@ -324,6 +348,7 @@ class TicketsStream(Stream):
         if company_filter:
             params["companyId"] = company_filter
 
+        self._progress.log_if_due()
         response = self.client.request("GET", "/tickets", params=params)
         self._page_received_at = utc_now()
         if not isinstance(response.data, list):

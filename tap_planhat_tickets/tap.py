@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from planhat_api import ClientSettings, settings_schema
 from planhat_api.collection import fewer_collections
+from planhat_api.progress import PROGRESS_INTERVAL_SETTING
 from tap_planhat_tickets.streams import TicketsStream
 from tap_planhat_tickets.timestamps import parse_timestamp
 from tap_planhat_tickets.writer import MessageWriter
@@ -66,6 +67,7 @@ TAP_SETTINGS = th.PropertiesList(
             "the bookmark, to cover clock skew between this machine and Planhat."
         ),
     ),
+    PROGRESS_INTERVAL_SETTING,
 )
 
 

@@ -49,6 +49,21 @@ class RunReport:
         """Return the records the API rejected or dropped in this run, all streams."""
         return sum(c.rejected + c.dropped_silently for c in self.streams.values())
 
+    @property
+    def received_total(self) -> int:
+        """Return the records received in this run, all streams."""
+        return sum(c.received for c in self.streams.values())
+
+    def describe_upserted(self) -> str:
+        """Describe the items the API acknowledged so far, all streams, for progress."""
+        if self.dry_run:
+            would_upsert = sum(c.would_upsert for c in self.streams.values())
+            return f"{would_upsert:,} would be upserted (dry run)"
+        upserted = sum(
+            c.created + c.updated + c.unchanged for c in self.streams.values()
+        )
+        return f"{upserted:,} upserted"
+
     def summary_line(self, *, failed: bool) -> str:
         """Build the one-line summary of the run, with each stream's counts."""
         if failed:

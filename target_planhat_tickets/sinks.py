@@ -163,6 +163,7 @@ class TicketsSink(BatchSink):
 
     @override
     def process_batch(self, context: dict[str, Any]) -> None:
+        self._target.log_progress_if_due()
         records: list[dict[str, Any]] = context.get("records", [])
         settings = self._settings
         counts = self._counts

@@ -18,6 +18,11 @@ from singer_sdk.helpers.capabilities import TargetCapabilities
 
 from planhat_api import ClientSettings, PlanhatClient, settings_schema
 from planhat_api.collection import fewer_collections
+from planhat_api.progress import (
+    DEFAULT_PROGRESS_INTERVAL_SECONDS,
+    PROGRESS_INTERVAL_SETTING,
+    ProgressLog,
+)
 from target_planhat_tickets.reader import NumberedSingerReader
 from target_planhat_tickets.report import DeadLetterFile, RunReport
 from target_planhat_tickets.sinks import MAX_ITEMS_PER_PUT, TicketsSink
@@ -125,6 +130,7 @@ TARGET_SETTINGS = th.PropertiesList(
             "tickets by key and has no bulk delete."
         ),
     ),
+    PROGRESS_INTERVAL_SETTING,
 )
 
 
@@ -138,6 +144,7 @@ class LoadSettings:
     max_rejected_records: int = 0
     dead_letter_path: Path | None = None
     dry_run: bool = False
+    progress_interval_seconds: float = DEFAULT_PROGRESS_INTERVAL_SECONDS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LoadSettings:
@@ -150,6 +157,11 @@ class LoadSettings:
             max_rejected_records=int(config.get("max_rejected_records", 0)),
             dead_letter_path=Path(path) if path else None,
             dry_run=bool(config.get("dry_run", False)),
+            progress_interval_seconds=float(
+                config.get(
+                    "progress_interval_seconds", DEFAULT_PROGRESS_INTERVAL_SECONDS
+                )
+            ),
         )
 
 
@@ -201,6 +213,14 @@ class TargetPlanhatTickets(Target):
         #: Dead-letter file of invalid and rejected records; inactive without a path.
         self.dead_letters = DeadLetterFile(self.load_settings.dead_letter_path)
         self._client: PlanhatClient | None = None
+        #: Progress lines of the run, checked once per batch.
+        self.progress = ProgressLog(
+            self.logger,
+            noun="records",
+            verb="received",
+            interval_seconds=self.load_settings.progress_interval_seconds,
+            detail=self.report.describe_upserted,
+        )
         self._summary_logged = False
         self._last_written_state: dict[str, Any] | None = None
 
@@ -213,6 +233,7 @@ class TargetPlanhatTickets(Target):
                 user_agent=f"{self.name}/{self.get_plugin_version()}",
                 logger=self.logger,
             )
+            self.progress.client = self._client
         return self._client
 
     @override
@@ -317,12 +338,17 @@ class TargetPlanhatTickets(Target):
         self.log_summary(failed=True)
         raise SystemExit(status)
 
+    def log_progress_if_due(self) -> None:
+        """Log a progress line with the records received so far, if one is due."""
+        self.progress.records = self.report.received_total
+        self.progress.log_if_due()
+
     def log_summary(self, *, failed: bool) -> None:
         """Log the run's one summary line, once; at ERROR level when the run failed."""
         if self._summary_logged:
             return
         self._summary_logged = True
-        line = self.report.summary_line(failed=failed)
+        line = f"{self.report.summary_line(failed=failed)}; {self.progress.totals()}"
         if failed:
             self.logger.error("%s", line)
         else:
