@@ -56,13 +56,13 @@ def about(executable: str) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def repository_url() -> str | None:
-    """Return the `Repository` URL of pyproject.toml, or None while it is unset."""
+def project_urls() -> dict[str, str]:
+    """Return the `[project.urls]` of pyproject.toml by label, as installed."""
+    urls = {}
     for entry in metadata(PACKAGE_NAME).get_all("Project-URL") or []:
         label, _, url = entry.partition(",")
-        if label.strip() == "Repository":
-            return url.strip()
-    return None
+        urls[label.strip()] = url.strip()
+    return urls
 
 
 def variant_name(repository: str | None) -> str:
@@ -125,7 +125,8 @@ def definition(plugin_type: str, executable: str, label: str) -> dict[str, Any]:
             for name, value in properties.items()
             if not name.startswith("flattening_")
         }
-    repository = repository_url()
+    urls = project_urls()
+    repository = urls.get("Repository")
     plugin: dict[str, Any] = {
         "name": info["name"],
         "namespace": info["name"].replace("-", "_"),
@@ -143,10 +144,13 @@ def definition(plugin_type: str, executable: str, label: str) -> dict[str, Any]:
         "keywords": ["meltano_sdk", "planhat", "tickets"],
         "domain_url": "https://www.planhat.com",
         "maintenance_status": "active",
+        # The hub's schema requires a quality rating; the hub's maintainers
+        # rate a connector, so a new one is "unknown".
+        "quality": "unknown",
     }
     if repository:
         plugin["repo"] = repository
-        plugin["docs"] = f"{repository.rstrip('/')}#readme"
+        plugin["docs"] = urls.get("Documentation", f"{repository.rstrip('/')}#readme")
     return plugin
 
 
