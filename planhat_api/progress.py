@@ -20,9 +20,9 @@ PROGRESS_INTERVAL_SETTING = th.Property(
     description=(
         "Seconds between two INFO lines that report the records so far, their rate "
         "over the last interval, the requests, the retries and the elapsed time. "
-        "Lines come at most once per page read or batch written, so a line can be "
-        "late by the time one page or batch takes. 0 turns the lines off; the "
-        "summary line at the end of the run stays."
+        "The tap checks once per page and the target once per batch, so a line can "
+        "come later by the time one page or batch takes. 0 turns the lines off, "
+        "but the summary line at the end of the run stays."
     ),
 )
 
@@ -55,7 +55,7 @@ class ProgressLog:
         detail: Callable[[], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Start the run's clock; `noun` and `verb` make "12 tickets read" in lines.
+        """Start the run's clock. `noun` and `verb` make "12 tickets read" in lines.
 
         `detail` returns text that each line shows after the records, such as
         the records loaded so far.
@@ -121,7 +121,7 @@ def _count(number: int, singular: str, plural: str) -> str:
 
 
 def format_seconds(seconds: float) -> str:
-    """Format a duration as "0.25 s", "2.5 s" or "62 s": whole seconds from 10 s on."""
+    """Format a duration as "0.25 s", "2.5 s" or "62 s", in whole seconds from 10 s."""
     if seconds >= 10:
         return f"{seconds:,.0f} s"
     if seconds >= 1:

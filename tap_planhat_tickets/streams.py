@@ -149,7 +149,7 @@ class TicketsStream(Stream):
         )
 
     def _start_progress(self) -> ProgressLog:
-        """Start the progress lines of one sync; `_fetch_page` logs them when due."""
+        """Start the progress lines of one sync. `_fetch_page` logs them when due."""
         interval = self.config.get(
             "progress_interval_seconds", DEFAULT_PROGRESS_INTERVAL_SECONDS
         )

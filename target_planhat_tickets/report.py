@@ -55,7 +55,7 @@ class RunReport:
         return sum(c.received for c in self.streams.values())
 
     def describe_upserted(self) -> str:
-        """Describe the items the API acknowledged so far, all streams, for progress."""
+        """Describe the items the API acknowledged so far, in all streams."""
         if self.dry_run:
             would_upsert = sum(c.would_upsert for c in self.streams.values())
             return f"{would_upsert:,} would be upserted (dry run)"

@@ -12,10 +12,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "https://github.com/planhat-tickets/planhat-tickets-connectors"
-# The values that the MeltanoHub repository's JSON schemas allow
-# (github.com/meltano/hub, schemas/common/base_setting.schema.json for setting
-# kinds and keys, schemas/plugin_definitions/*.schema.json for plugin keys,
-# hub_metadata.schema.json for maintenance_status and quality).
+# Values that the JSON schemas of MeltanoHub (github.com/meltano/hub) allow.
+# Setting kinds and keys come from schemas/common/base_setting.schema.json,
+# plugin keys from schemas/plugin_definitions/extractors.schema.json and
+# loaders.schema.json, statuses and qualities from hub_metadata.schema.json.
+# NOTE: copied by hand from those files, so a later change of the hub's
+# schemas is not noticed here.
 HUB_SETTING_KINDS = {
     "oauth", "hidden", "password", "date_iso8601", "file", "email", "integer",
     "options", "object", "array", "boolean", "string", "decimal",

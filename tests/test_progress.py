@@ -89,8 +89,8 @@ def test_rate_covers_last_window_only(clock, caplog):
     clock.advance(60)
     progress.log_if_due()
 
-    # The second window is late, as when a page takes longer than expected:
-    # the rate divides by the 75 s that actually passed.
+    # The second window is late, as when a page takes longer than expected.
+    # The rate divides by the 75 s that actually passed.
     progress.records = 6_000 + 1_500
     clock.advance(75)
     progress.log_if_due()

@@ -66,7 +66,7 @@ def summary_line(stderr: str) -> Line:
 
 @pytest.fixture
 def slow_pages(sandbox) -> Iterator[FaultHook]:
-    """Hold every GET for 0.15 s, and answer the third with 503 once."""
+    """Hold every GET for 0.15 s, and respond to the third with 503 once."""
     hook = FaultHook(
         [
             Fault.from_dict({"kind": "delay", "seconds": 0.15, "method": "GET", "times": None}),
@@ -101,8 +101,9 @@ def test_progress_lines_match_summary(tmp_path, sandbox, workspace_factory, slow
         assert previous.retries <= line.retries <= summary.retries
         assert previous.elapsed < line.elapsed <= summary.elapsed
         assert line.window >= 0.5
-        # The rate is the records since the previous line over the window;
-        # the window is printed with 2 significant digits or more.
+        # The rate is the records since the previous line divided by the
+        # window. The window is printed with at least 2 significant digits,
+        # so the printed rate may differ by a few percent.
         expected_rate = (line.records - previous.records) / line.window
         assert abs(line.rate - expected_rate) <= 1 + 0.06 * expected_rate
         previous = line

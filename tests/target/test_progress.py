@@ -38,7 +38,7 @@ def matching(pattern: re.Pattern[str], stderr: str) -> list[dict[str, float]]:
 
 @pytest.fixture
 def slow_puts(sandbox) -> Iterator[FaultHook]:
-    """Hold every PUT for 0.3 s, and answer the second with 503 once."""
+    """Hold every PUT for 0.3 s, and respond to the second with 503 once."""
     hook = FaultHook(
         [
             Fault.from_dict({"kind": "delay", "seconds": 0.3, "method": "PUT", "times": None}),
