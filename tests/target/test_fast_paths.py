@@ -8,9 +8,11 @@ cached timestamp parsing must change records as the SDK's parsing does.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import json
 import logging
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,12 +24,22 @@ from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks.core import JSONSchemaValidator, Sink
 
 from planhat_api import load_ticket_schema
+from target_planhat_tickets import batch
+from target_planhat_tickets.batch import (
+    BatchPlan,
+    RecordProblems,
+    describe_record,
+    plan_batch,
+)
 from target_planhat_tickets.compiled_validation import (
     CompiledSchemaValidator,
     compile_check,
 )
+from target_planhat_tickets.fast_mapping import map_valid_record
+from target_planhat_tickets.mapping import map_record
 from target_planhat_tickets.reader import _decode
 from target_planhat_tickets.target import TargetPlanhatTickets
+from target_planhat_tickets.validation import find_problems
 
 TICKET_SCHEMA = load_ticket_schema()
 
@@ -305,3 +317,152 @@ def test_timestamps_parsed_to_datetime(sink):
     )
     assert record["day"] == datetime.date(2021, 6, 24)
     assert record["subject"] == "x"
+
+
+# The shortcut of plan_batch for valid records must plan what the full path
+# plans: the same items with their keys in the same order, the same invalid
+# records with the same messages, and the same counts.
+
+object_ids = st.sampled_from(
+    ["5fee6600dd73cf256d00001a", "5fee6600dd73cf256d00001b", "5FEE6600DD73CF256D00001A"]
+)
+texts = st.one_of(
+    st.sampled_from(["a@example.com", "ZD-1", "ZD-2", " ", "", "\u2003", "ticket"]),
+    st.text(max_size=4),
+)
+mapping_scalars = st.one_of(
+    st.none(),
+    texts,
+    st.booleans(),
+    st.integers(min_value=-(2**65), max_value=2**65),
+    st.floats(allow_nan=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.datetimes(timezones=st.sampled_from([None, datetime.timezone.utc])),
+)
+mapping_values = st.recursive(
+    mapping_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.tuples(children),
+        st.dictionaries(st.one_of(texts, st.integers(0, 3)), children, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+def usually(valid: st.SearchStrategy, other: st.SearchStrategy) -> st.SearchStrategy:
+    """Draw from `valid` 9 times in 10, and from `other` otherwise."""
+    return st.integers(0, 9).flatmap(lambda n: other if n == 9 else valid)
+
+
+# Most records are valid, so that the shortcut is taken, and any field may
+# be anything, so that every check of the full path is taken too.
+mapping_records = st.fixed_dictionaries(
+    {
+        "externalId": usually(st.sampled_from(["ZD-1", "ZD-2", "ZD-3"]), texts),
+        "email": usually(st.just("a@example.com"), mapping_values),
+        "companyId": usually(st.just("5fed1480dd73cf256d000012"), mapping_values),
+    },
+    optional={
+        "_id": usually(object_ids, mapping_values),
+        "_sdc_deleted_at": usually(st.none(), st.just("2024-01-01T00:00:00Z")),
+        "_sdc_extracted_at": mapping_values,
+        "sourceId": usually(st.sampled_from(["ZD-1", "ZD-4"]), mapping_values),
+        "companyExternalId": texts,
+        "domains": usually(st.lists(texts, max_size=2), mapping_values),
+        "subject": texts,
+        "title": usually(texts, mapping_values),
+        "snippet": texts,
+        "tags": usually(st.lists(texts, max_size=2), mapping_values),
+        "type": usually(st.sampled_from(["ticket", "bug", None]), mapping_values),
+        "subType": st.one_of(st.sampled_from(["ticket", "task", None]), texts),
+        "timeSpent": usually(st.integers(0, 100), mapping_values),
+        "history": usually(
+            st.lists(st.dictionaries(texts, mapping_scalars, max_size=2), max_size=2),
+            mapping_values,
+        ),
+        "custom": usually(
+            st.dictionaries(texts, mapping_values, max_size=3), mapping_values
+        ),
+        "companyName": mapping_values,
+        "unknownField": mapping_values,
+    },
+)
+
+
+def plan_by_full_path(
+    records: list[dict[str, Any]], *, same_workspace: bool, hard_delete: bool
+) -> BatchPlan:
+    """Plan a batch with `map_record` and `find_problems` alone, as before the shortcut."""
+    plan = BatchPlan()
+    for ordinal, record in enumerate(records, start=1):
+        mapped = map_record(record, same_workspace=same_workspace)
+        plan.unsent_fields.update(mapped.unsent_fields)
+        if mapped.deleted and not hard_delete:
+            mapped = dataclasses.replace(mapped, deleted=False)
+            plan.deletes_upserted += 1
+        problems = find_problems(mapped, same_workspace=same_workspace)
+        if problems:
+            label = describe_record(mapped, ordinal)
+            plan.invalid.append(RecordProblems(label, problems, record))
+            continue
+        batch._add(plan, mapped)
+    return plan
+
+
+def plan_facts(plan: BatchPlan) -> dict[str, Any]:
+    """Return what a plan sends and reports, with the key order of every object."""
+    return {
+        "upserts": repr([(key, item) for key, item in plan.upserts.items()]),
+        "deletes": list(plan.deletes.items()),
+        "invalid": [(r.label, r.problems, id(r.record)) for r in plan.invalid],
+        "duplicates": plan.duplicates,
+        "deletes_upserted": plan.deletes_upserted,
+        "unsent_fields": plan.unsent_fields,
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(mapping_records, max_size=6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_plan_shortcut_matches_full_path(records, same_workspace, hard_delete):
+    options = {"same_workspace": same_workspace, "hard_delete": hard_delete}
+
+    planned = plan_batch(records, **options)
+    expected = plan_by_full_path(records, **options)
+
+    assert plan_facts(planned) == plan_facts(expected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(mapping_records, st.booleans())
+def test_shortcut_item_equals_mapped_item(record, same_workspace):
+    item = map_valid_record(record, same_workspace=same_workspace)
+    mapped = map_record(record, same_workspace=same_workspace)
+
+    if item is not None:
+        assert repr(item) == repr(mapped.item)
+        assert find_problems(mapped, same_workspace=same_workspace) == []
+
+
+def test_shortcut_taken_for_tap_records():
+    record = {
+        "_id": "5fee6600dd73cf256d00001a",
+        "externalId": "ic_1",
+        "type": "ticket",
+        "subType": "ticket",
+        "subject": "Hello",
+        "email": "a@example.com",
+        "companyId": "5fed1480dd73cf256d000012",
+        "history": [{"status": "open", "time": "2021-01-01T00:00:00.000Z"}],
+        "custom": {"Week No": Decimal("1.5"), "Logins": 3, "Score": None},
+        "tags": ["urgent"],
+        "createDate": datetime.datetime(2021, 1, 1, tzinfo=datetime.timezone.utc),
+    }
+
+    item = map_valid_record(record, same_workspace=False)
+
+    assert item == map_record(record, same_workspace=False).item
