@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks.core import JSONSchemaValidator, Sink
@@ -466,3 +466,142 @@ def test_shortcut_taken_for_tap_records():
     item = map_valid_record(record, same_workspace=False)
 
     assert item == map_record(record, same_workspace=False).item
+
+
+# The target processes a RECORD of a stream without stream maps itself,
+# skipping the SDK's copy of the record and its no-op stream map. Sinks must
+# receive the same records, and errors must be the same, as through the
+# SDK's own `_process_record_message`.
+
+tap_like_records = st.fixed_dictionaries(
+    {
+        "_id": usually(object_ids, json_values),
+        "externalId": usually(st.sampled_from(["ZD-1", "ZD-2"]), json_values),
+        "email": usually(st.just("a@example.com"), json_values),
+        "companyId": usually(st.just("5fed1480dd73cf256d000012"), json_values),
+        "createDate": usually(
+            st.sampled_from(["2021-01-01T00:00:00.000Z", None]),
+            st.sampled_from(["not a date", "2021-13-45T00:00:00Z", ""]),
+        ),
+    },
+    optional={
+        name: json_values
+        for name in ("subject", "custom", "history", "tags", "days", "unknownField")
+    }
+    | {"_sdc_deleted_at": st.just("2024-01-01T00:00:00Z")},
+)
+# Fields that the SDK's record metadata fills from the clock.
+CLOCK_FIELDS = (
+    "_sdc_received_at",
+    "_sdc_batched_at",
+    "_sdc_sequence",
+    "_sdc_sync_started_at",
+)
+
+
+def load_through(
+    records: list[dict[str, Any]], *, own_path: bool, **settings: Any
+) -> dict[str, Any]:
+    """Process `records` as RECORD messages and return what the sink received."""
+    config = {"api_url": "http://127.0.0.1:9", "api_token": "t", **settings}
+    target = TargetPlanhatTickets(config=config, validate_config=True)
+    if not own_path:
+        target._process_unmapped_record = lambda message: False
+    target._process_schema_message(
+        {
+            "type": "SCHEMA",
+            "stream": "tickets",
+            "schema": TICKET_SCHEMA,
+            "key_properties": ["_id"],
+        }
+    )
+    sink = target.get_sink("tickets")
+    batches: list[list[dict[str, Any]]] = []
+    sink.process_batch = lambda context: batches.append(
+        [without_clock_fields(record) for record in context["records"]]
+    )
+
+    outcomes = []
+    for record in records:
+        message = {
+            "type": "RECORD",
+            "stream": "tickets",
+            "record": copy.deepcopy(record),
+            "time_extracted": "2024-01-01T00:00:00+00:00",
+        }
+        try:
+            target._process_record_message(message)
+            outcomes.append("processed")
+        except Exception as error:
+            outcomes.append(f"{type(error).__name__}: {error}")
+    target.drain_all()
+    return {
+        "outcomes": outcomes,
+        "batches": repr(batches),
+        "counts": target.report.stream("tickets"),
+        "records_read": sink._total_records_read,
+    }
+
+
+def without_clock_fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key not in CLOCK_FIELDS}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"batch_size_rows": 2},
+        {"add_record_metadata": True},
+        {"same_workspace": True, "hard_delete": True},
+        {"validate_records": False},
+    ],
+)
+@settings(max_examples=25, deadline=None)
+@given(records=st.lists(tap_like_records, max_size=5))
+def test_own_record_path_matches_sdk(records, settings):
+    ours = load_through(records, own_path=True, **settings)
+    sdks = load_through(records, own_path=False, **settings)
+
+    assert ours == sdks
+
+
+def test_own_record_path_taken_without_maps():
+    target = TargetPlanhatTickets(
+        config={"api_url": "http://127.0.0.1:9", "api_token": "t"},
+        validate_config=True,
+    )
+    target._process_schema_message(
+        {"type": "SCHEMA", "stream": "tickets", "schema": TICKET_SCHEMA}
+    )
+    message = {"type": "RECORD", "stream": "tickets", "record": {"_id": "a"}}
+
+    assert target._process_unmapped_record(message) is True
+
+
+def test_own_record_path_skipped_with_stream_maps():
+    target = TargetPlanhatTickets(
+        config={
+            "api_url": "http://127.0.0.1:9",
+            "api_token": "t",
+            "stream_maps": {"tickets": {"companyId": "__NULL__"}},
+        },
+        validate_config=True,
+    )
+    target._process_schema_message(
+        {"type": "SCHEMA", "stream": "tickets", "schema": TICKET_SCHEMA}
+    )
+    message = {"type": "RECORD", "stream": "tickets", "record": {"_id": "a"}}
+
+    assert target._process_unmapped_record(message) is False
+
+
+def test_missing_key_property_raises_sdk_error(sink):
+    record = {"createDate": None}
+
+    with pytest.raises(MissingKeyPropertiesError) as ours:
+        sink._singer_validate_message(record)
+    with pytest.raises(MissingKeyPropertiesError) as sdks:
+        Sink._singer_validate_message(sink, record)
+
+    assert str(ours.value) == str(sdks.value)
