@@ -37,7 +37,7 @@ from target_planhat_tickets.compiled_validation import (
 )
 from target_planhat_tickets.fast_mapping import map_valid_record
 from target_planhat_tickets.mapping import map_record
-from target_planhat_tickets.reader import _decode
+from target_planhat_tickets.reader import _decode, _decode_utf8, _parse_line
 from target_planhat_tickets.target import TargetPlanhatTickets
 from target_planhat_tickets.validation import find_problems
 
@@ -605,3 +605,61 @@ def test_missing_key_property_raises_sdk_error(sink):
         Sink._singer_validate_message(sink, record)
 
     assert str(ours.value) == str(sdks.value)
+
+
+# The reader parses each line's bytes with msgspec straight away, and takes
+# the text path for any line that this does not turn into a message. Every
+# line must give the message or the error of the text path alone.
+
+
+def parse_as_text(number: int, raw: bytes) -> dict[str, Any] | None:
+    """Parse a line as the reader did before it parsed bytes: decode, then parse."""
+    return _parse_line(number, _decode_utf8(number, raw))
+
+
+def outcome(parse: Any, raw: bytes) -> str:
+    try:
+        return repr(parse(7, raw))
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+
+
+line_texts = st.one_of(
+    json_values.map(
+        lambda value: json.dumps({"type": "RECORD", "record": value}, default=str)
+    ),
+    st.text().map(lambda text: json.dumps({"type": text, "stream": "s"})),
+    st.sampled_from(
+        [
+            "",
+            "  ",
+            "\u2003\u00a0",
+            "\ufeff" + '{"type": "STATE"}',
+            '{"type": "RECORD", "record": {"n": NaN}}',
+            '{"type": "RECORD", "record": {"s": "\\ud800"}}',
+            '["type"]',
+            '{"stream": "s"}',
+            '{"type": "RECORD"',
+            '{"type": "A", "type": "B"}',
+        ]
+    ),
+)
+line_bytes = st.one_of(
+    line_texts.map(lambda text: text.encode("utf-8")),
+    st.tuples(line_texts, st.binary(min_size=1, max_size=3), st.integers(0, 40)).map(
+        lambda parts: (
+            parts[0].encode("utf-8")[: parts[2]]
+            + parts[1]
+            + parts[0].encode("utf-8")[parts[2] :]
+        )
+    ),
+    st.binary(max_size=12),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(line_bytes, st.sampled_from([b"", b"\n", b"\r\n"]))
+def test_bytes_parse_like_text(raw, ending):
+    line = raw + ending
+
+    assert outcome(_parse_line, line) == outcome(parse_as_text, line)
