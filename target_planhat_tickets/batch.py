@@ -59,7 +59,7 @@ def plan_batch(
     unsent = UnsentFieldCollector(plan.unsent_fields, same_workspace=same_workspace)
     for ordinal, record in enumerate(records, start=first_ordinal):
         # Most records are valid as they come and take the shortcut, which
-        # gives the same item; the others take the full path below.
+        # gives the same item. The others take the full path below.
         item = map_valid_record(record, same_workspace=same_workspace)
         if item is not None:
             unsent.add(record)

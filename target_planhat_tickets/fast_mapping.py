@@ -36,8 +36,7 @@ from target_planhat_tickets.validation import (
     is_object_id,
 )
 
-# How a write field is taken over into the item, by the type its value
-# must have for the record to be valid.
+# Kinds of write fields, by the type that a valid value has.
 _TEXT = "text"
 _TEXT_LIST = "text list"
 _HISTORY = "history"
@@ -96,15 +95,15 @@ def map_valid_record(record: dict[str, Any], *, same_workspace: bool) -> dict | 
 
 
 class UnsentFieldCollector:
-    """Collects the names that `map_record` lists in `unsent_fields`, over many records.
+    """The names that `map_record` lists in `unsent_fields`, over many records.
 
-    A name once collected, sent or Singer metadata is not looked at again,
-    which spares most of the per-value work for records that share their
-    fields.
+    A name that was collected, is sent, or is Singer metadata is not looked
+    at again, which spares most of the per-value work for records that
+    share their fields.
     """
 
     def __init__(self, names: set[str], *, same_workspace: bool) -> None:
-        """Add the names to `names`; `same_workspace` as for `map_record`."""
+        """Collect into `names`. `same_workspace` is as for `map_record`."""
         self.names = names
         self._passed_over = set(sent_fields(same_workspace=same_workspace))
 
@@ -163,10 +162,11 @@ def _plain_history(value: Any) -> list[dict[str, Any]] | None:
 
 
 def _plain_object(value: dict[Any, Any]) -> dict[str, Any] | None:
-    """Copy a JSON object as `to_json_value` does; None where the full path is needed.
+    """Copy a JSON object as `to_json_value` does, or return None.
 
-    That is for an integer outside the 64-bit range, which `find_problems`
-    names, and for any type that a JSON parser does not give.
+    None means that the full path is needed: for an integer outside the
+    64-bit range, which `find_problems` names, and for any type that a JSON
+    parser does not give.
     """
     converted = {}
     for key, element in value.items():

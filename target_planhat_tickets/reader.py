@@ -75,7 +75,7 @@ def _numbered_lines(file_input: t.IO[str]) -> Iterator[tuple[int, bytes | str]]:
 
 
 def _parse_line(number: int, line: bytes | str) -> dict[str, t.Any] | None:
-    """Parse one line into a message; None for a blank line.
+    """Parse one line into a message, or return None for a blank line.
 
     msgspec parses bytes straight away and rejects bytes that are not
     UTF-8, which saves decoding each line to text first. Any line that it

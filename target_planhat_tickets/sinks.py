@@ -91,7 +91,7 @@ class TicketsSink(BatchSink):
 
     @cached_property
     def _wants_record_metadata(self) -> bool:
-        # The SDK asks for every record, and the config does not change.
+        # The SDK reads this for every record, and the config does not change.
         return bool(
             self.config.get("add_record_metadata", False)
             or self.config.get("hard_delete", False),
@@ -163,7 +163,7 @@ class TicketsSink(BatchSink):
     @override
     def _singer_validate_message(self, record: dict[str, Any]) -> None:
         # The SDK's check of the key properties, without its generator per
-        # record; the SDK's version raises its own error for a missing one.
+        # record. For a missing key, the SDK's version raises its own error.
         for key in self._key_properties:
             if key not in record:
                 super()._singer_validate_message(record)
