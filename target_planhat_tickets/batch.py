@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_planhat_tickets.fast_mapping import UnsentFieldCollector, map_valid_record
 from target_planhat_tickets.mapping import ID_FIELD, MappedRecord, map_record
 from target_planhat_tickets.response import ItemKey
 from target_planhat_tickets.validation import find_problems
@@ -55,7 +56,16 @@ def plan_batch(
 ) -> BatchPlan:
     """Map, validate and merge `records`; `first_ordinal` numbers them in messages."""
     plan = BatchPlan()
+    unsent = UnsentFieldCollector(plan.unsent_fields, same_workspace=same_workspace)
     for ordinal, record in enumerate(records, start=first_ordinal):
+        # Most records are valid as they come and take the shortcut, which
+        # gives the same item. The others take the full path below.
+        item = map_valid_record(record, same_workspace=same_workspace)
+        if item is not None:
+            unsent.add(record)
+            _add_upsert(plan, _item_key(item), item)
+            continue
+
         mapped = map_record(record, same_workspace=same_workspace)
         plan.unsent_fields.update(mapped.unsent_fields)
         if mapped.deleted and not hard_delete:
@@ -74,18 +84,21 @@ def plan_batch(
 
 def _add(plan: BatchPlan, mapped: MappedRecord) -> None:
     key = upsert_key(mapped)
-    if key in plan.upserts or key in plan.deletes:
-        plan.duplicates += 1
-
     if mapped.deleted:
+        if key in plan.upserts or key in plan.deletes:
+            plan.duplicates += 1
         plan.upserts.pop(key, None)
         plan.deletes[key] = str(mapped.ticket_id)
         return
+    _add_upsert(plan, key, mapped.item)
+
+
+def _add_upsert(plan: BatchPlan, key: ItemKey, item: dict[str, Any]) -> None:
+    if key in plan.upserts or key in plan.deletes:
+        plan.duplicates += 1
     plan.deletes.pop(key, None)
     earlier = plan.upserts.get(key)
-    plan.upserts[key] = (
-        mapped.item if earlier is None else merge_items(earlier, mapped.item)
-    )
+    plan.upserts[key] = item if earlier is None else merge_items(earlier, item)
 
 
 def upsert_key(mapped: MappedRecord) -> ItemKey:
@@ -96,9 +109,13 @@ def upsert_key(mapped: MappedRecord) -> ItemKey:
     """
     if mapped.deleted:
         return (ID_FIELD, str(mapped.ticket_id))
-    if ID_FIELD in mapped.item:
-        return (ID_FIELD, str(mapped.item[ID_FIELD]))
-    return ("sourceId", str(mapped.item["sourceId"]))
+    return _item_key(mapped.item)
+
+
+def _item_key(item: dict[str, Any]) -> ItemKey:
+    if ID_FIELD in item:
+        return (ID_FIELD, str(item[ID_FIELD]))
+    return ("sourceId", str(item["sourceId"]))
 
 
 def merge_items(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def map_record(record: dict[str, Any], *, same_workspace: bool) -> MappedRecord:
         if value is not None:
             item[name] = to_json_value(value)
 
-    ticket_type = _write_type(record)
+    ticket_type = write_type(record)
     if ticket_type is not None:
         item["type"] = to_json_value(ticket_type)
 
@@ -109,7 +109,7 @@ def map_record(record: dict[str, Any], *, same_workspace: bool) -> MappedRecord:
     )
 
 
-def _write_type(record: dict[str, Any]) -> Any:
+def write_type(record: dict[str, Any]) -> Any:
     """Return the `type` to write; a read-shape `subType` replaces the read `type`.
 
     Without this, writing back a ticket read with `type` "ticket" and
@@ -119,13 +119,20 @@ def _write_type(record: dict[str, Any]) -> Any:
     # vendor's example and the local sandbox read it back as `subType`.
     ticket_type = record.get("type")
     sub_type = record.get(SUB_TYPE_FIELD)
-    if sub_type is not None and ticket_type in {None, READ_TYPE}:
+    # Compared with == rather than looked up in a set, so that a `type` of a
+    # wrong type such as a list reaches the type check instead of raising.
+    if sub_type is not None and (ticket_type is None or ticket_type == READ_TYPE):
         return sub_type
     return ticket_type
 
 
+def sent_fields(*, same_workspace: bool) -> frozenset[str]:
+    """Return the names of the fields that are sent or consumed by the mapping."""
+    return _SENT_FIELDS_SAME_WORKSPACE if same_workspace else _SENT_FIELDS
+
+
 def _unsent_fields(record: dict[str, Any], *, same_workspace: bool) -> frozenset[str]:
-    sent = _SENT_FIELDS_SAME_WORKSPACE if same_workspace else _SENT_FIELDS
+    sent = sent_fields(same_workspace=same_workspace)
     return frozenset(
         name
         for name, value in record.items()

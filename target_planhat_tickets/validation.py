@@ -27,7 +27,8 @@ else:
 #: Planhat ids are MongoDB ObjectIds: 24 lowercase hexadecimal characters.
 _OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
-_STRING_FIELDS = (
+#: Fields of the item whose value must be a string.
+STRING_FIELDS = (
     "sourceId",
     "email",
     "companyId",
@@ -43,11 +44,12 @@ _STRING_FIELDS = (
     "name",
     "agentEmail",
 )
-_STRING_ARRAY_FIELDS = ("tags", "domains")
+#: Fields of the item whose value must be an array of strings.
+STRING_ARRAY_FIELDS = ("tags", "domains")
 _COMPANY_FIELDS = "companyId, companyExternalId or a non-empty domains array"
 # orjson, the client's JSON encoder, raises on integers outside this range.
-_INT64_MIN = -(2**63)
-_UINT64_MAX = 2**64 - 1
+INT64_MIN = -(2**63)
+UINT64_MAX = 2**64 - 1
 
 
 def find_problems(mapped: MappedRecord, *, same_workspace: bool) -> list[str]:
@@ -69,14 +71,14 @@ def _delete_problems(mapped: MappedRecord) -> list[str]:
     ticket_id = mapped.ticket_id
     if _is_blank(ticket_id):
         return ["_id is missing, and deleting a ticket needs its Planhat _id"]
-    if not _is_object_id(ticket_id):
+    if not is_object_id(ticket_id):
         return [f"_id {ticket_id!r} is not a Planhat id (24 hexadecimal characters)"]
     return []
 
 
 def _key_problems(item: dict[str, Any], *, same_workspace: bool) -> list[str]:
     if ID_FIELD in item:
-        if not _is_object_id(item[ID_FIELD]):
+        if not is_object_id(item[ID_FIELD]):
             return [
                 f"_id {item[ID_FIELD]!r} is not a Planhat id "
                 "(24 hexadecimal characters)"
@@ -103,12 +105,12 @@ def _has_company(item: dict[str, Any]) -> bool:
 def _type_problems(item: dict[str, Any]) -> list[str]:
     problems = [
         f"{name} must be a string, got {_describe(item[name])}"
-        for name in _STRING_FIELDS
+        for name in STRING_FIELDS
         if name in item and not isinstance(item[name], str)
     ]
     problems.extend(
         f"{name} must be an array of strings, got {_describe(item[name])}"
-        for name in _STRING_ARRAY_FIELDS
+        for name in STRING_ARRAY_FIELDS
         if name in item and not _is_string_array(item[name])
     )
     history = item.get("history")
@@ -155,7 +157,7 @@ def _collect_oversized_integers(value: Any, found: list[int]) -> None:
     elif isinstance(value, list):
         for element in value:
             _collect_oversized_integers(element, found)
-    elif isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX:
+    elif isinstance(value, int) and not INT64_MIN <= value <= UINT64_MAX:
         found.append(value)
 
 
@@ -164,7 +166,8 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _is_object_id(value: Any) -> bool:
+def is_object_id(value: Any) -> bool:
+    """Return whether `value` is a Planhat id: 24 lowercase hexadecimal characters."""
     return isinstance(value, str) and _OBJECT_ID.fullmatch(value) is not None
 
 
