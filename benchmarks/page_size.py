@@ -60,15 +60,23 @@ def main() -> None:
     args = parser.parse_args()
 
     with Sandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
-        workspace = sandbox.add_workspace("bench", token="bench-token", tickets=args.tickets, seed=11)
-        mean_bytes = len(json.dumps(workspace.tickets()).encode()) / max(args.tickets, 1)
+        workspace = sandbox.add_workspace(
+            "bench", token="bench-token", tickets=args.tickets, seed=11
+        )
+        mean_bytes = len(json.dumps(workspace.tickets()).encode()) / max(
+            args.tickets, 1
+        )
         print(f"{args.tickets} tickets, mean {mean_bytes:.0f} bytes of JSON each")
         print("page_size  requests  wall_s  tickets/s  peak_rss_mib  at_200/min_s")
 
         for page_size in PAGE_SIZES:
             config_path = Path(folder) / "config.json"
-            config = {"api_url": sandbox.url, "api_token": "bench-token", "page_size": page_size,
-                      "max_requests_per_minute": 100_000}
+            config = {
+                "api_url": sandbox.url,
+                "api_token": "bench-token",
+                "page_size": page_size,
+                "max_requests_per_minute": 100_000,
+            }
             config_path.write_text(json.dumps(config))
             sandbox.clear_requests()
 
@@ -76,8 +84,11 @@ def main() -> None:
 
             requests = len(sandbox.requests("bench", method="GET"))
             quota_seconds = requests * 60 / QUOTA_PER_MINUTE
-            print(f"{page_size:>9}  {requests:>8}  {elapsed:>6.1f}  {records / elapsed:>9.0f}"
-                  f"  {peak_mib:>12}  {quota_seconds:>12.0f}")
+            rate = records / elapsed
+            print(
+                f"{page_size:>9}  {requests:>8}  {elapsed:>6.1f}  {rate:>9.0f}"
+                f"  {peak_mib:>12}  {quota_seconds:>12.0f}"
+            )
 
 
 if __name__ == "__main__":

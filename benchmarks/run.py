@@ -28,145 +28,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
+from benchmarks.bench import (
+    SEED,
+    TAP,
+    TARGET,
+    TOKEN,
+    VENV_BIN,
+    WORKSPACE,
+    Bench,
+)
 from benchmarks.replies import PreparedReplies
+from benchmarks.report import (
+    MEMORY_GOAL_SIZES,
+    Measurement,
+    Results,
+    Row,
+    load_average,
+    median,
+    memory_line,
+    print_machine,
+    print_memory,
+    print_summary,
+)
 from planhat_sandbox import Sandbox, Workspace
 
-VENV_BIN = Path(sys.executable).parent
-TAP = VENV_BIN / "tap-planhat-tickets"
-TARGET = VENV_BIN / "target-planhat-tickets"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SEED = 11
-TOKEN = "bench-token"
-WORKSPACE = "bench"
-#: Requests a minute allowed to the connectors: far above what they send.
-NO_RATE_LIMIT = 1_000_000
-MEMORY_GOAL_SIZES = (100_000, 1_000_000)
-MEMORY_GOAL_RATIO = 1.5
 _CUTOFF_PATTERN = re.compile(rb"updated since (\S+)\)")
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """Figures of one process run."""
-
-    wall_seconds: float
-    cpu_seconds: float
-    peak_rss_mib: float
-    tickets: int
-    requests: int
-    #: Requests the sandbox had to compute, because no prepared response matched.
-    unprepared: int
-
-
-@dataclass(frozen=True)
-class Row:
-    """One benchmark of the summary: the connector's runs and its baseline's."""
-
-    name: str
-    runs: list[Measurement]
-    baseline: list[Measurement]
-
-
-class Bench:
-    """Runs processes under `benchmarks.measure` against one sandbox."""
-
-    def __init__(
-        self, folder: Path, sandbox: Sandbox, replies: PreparedReplies
-    ) -> None:
-        self.folder = folder
-        self.sandbox = sandbox
-        self.replies = replies
-        self._count = 0
-
-    def run(
-        self,
-        label: str,
-        command: list[str],
-        *,
-        workspace: str,
-        method: str,
-        stdin: Path | None = None,
-        stdout: Path | None = None,
-    ) -> Measurement:
-        """Run `command` once, print its figures, and return them.
-
-        Tickets are the RECORD lines written for a GET run, and the items of
-        all PUT requests for a PUT run.
-        """
-        self._count += 1
-        report = self.folder / f"run-{self._count}.json"
-        log = self.folder / f"run-{self._count}.log"
-        wrapper = [
-            sys.executable,
-            "-m",
-            "benchmarks.measure",
-            str(report),
-            "--stderr",
-            str(log),
-        ]
-        if stdin is not None:
-            wrapper += ["--stdin", str(stdin)]
-        if stdout is not None:
-            wrapper += ["--stdout", str(stdout)]
-
-        self.sandbox.clear_requests()
-        misses_before = self.replies.misses
-        subprocess.run([*wrapper, "--", *command], check=True, cwd=PROJECT_ROOT)
-        figures = json.loads(report.read_text())
-        if figures["returncode"] != 0:
-            tail = log.read_text(errors="replace")[-3000:]
-            status = figures["returncode"]
-            msg = f"{label}: {command[0]} exited with status {status}:\n{tail}"
-            raise SystemExit(msg)
-
-        served = self.sandbox.requests(workspace, method=method)
-        if method == "GET":
-            tickets = figures["record_lines"]
-        else:
-            tickets = sum(entry.items or 0 for entry in served)
-        measurement = Measurement(
-            wall_seconds=figures["wall_seconds"],
-            cpu_seconds=figures["user_seconds"] + figures["system_seconds"],
-            peak_rss_mib=figures["peak_rss_kib"] / 1024,
-            tickets=tickets,
-            requests=len(served),
-            unprepared=self.replies.misses - misses_before,
-        )
-        _print_run(label, measurement)
-        return measurement
-
-    def log_of_last_run(self) -> bytes:
-        """Return the standard error of the last run."""
-        return (self.folder / f"run-{self._count}.log").read_bytes()
-
-    def config(self, name: str, **settings: object) -> Path:
-        """Write a connector config for the sandbox and return its path."""
-        path = self.folder / f"{name}.json"
-        config = {
-            "api_url": self.sandbox.url,
-            "api_token": TOKEN,
-            "max_requests_per_minute": NO_RATE_LIMIT,
-            **settings,
-        }
-        path.write_text(json.dumps(config))
-        return path
-
-    def write_json(self, name: str, value: object) -> Path:
-        path = self.folder / name
-        path.write_text(json.dumps(value))
-        return path
 
 
 def main() -> None:
@@ -194,7 +87,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     started = time.monotonic()
-    _print_machine()
+    print_machine()
     replies = PreparedReplies()
     with Sandbox(hook=replies) as sandbox, tempfile.TemporaryDirectory() as temporary:
         folder = arguments.keep or Path(temporary)
@@ -206,22 +99,12 @@ def main() -> None:
         if arguments.profile:
             _profile(bench, arguments.profile)
 
-    _print_summary(results)
-    _print_memory(results.memory)
+    print_summary(results)
+    print_memory(results.memory)
     print(
-        f"\nLoad average after: {_load_average()}; "
+        f"\nLoad average after: {load_average()}; "
         f"took {time.monotonic() - started:.0f} s"
     )
-
-
-@dataclass
-class Results:
-    """Everything that the summary prints."""
-
-    rows: list[Row]
-    #: A sync of an empty workspace and a load of no records: the fixed cost.
-    fixed_cost: tuple[Measurement, Measurement]
-    memory: list[str]
 
 
 def _run_all(bench: Bench, arguments: argparse.Namespace) -> Results:
@@ -382,11 +265,11 @@ def _memory_at_tenth(
         stdin=partial,
     )
 
-    tap_peak = _median(tap_full.runs, "peak_rss_mib")
-    target_peak = _median(target_load.runs, "peak_rss_mib")
+    tap_peak = median(tap_full.runs, "peak_rss_mib")
+    target_peak = median(target_load.runs, "peak_rss_mib")
     return [
-        _memory_line("tap", tenth, tap.peak_rss_mib, full, tap_peak),
-        _memory_line("target", tenth, target.peak_rss_mib, full, target_peak),
+        memory_line("tap", tenth, tap.peak_rss_mib, full, tap_peak),
+        memory_line("target", tenth, target.peak_rss_mib, full, target_peak),
     ]
 
 
@@ -421,7 +304,7 @@ def _run_memory_goal(bench: Bench) -> list[str]:
         output.unlink()
         bench.sandbox.remove_workspace(name)
     return [
-        _memory_line(kind, small, peaks[kind, small], large, peaks[kind, large])
+        memory_line(kind, small, peaks[kind, small], large, peaks[kind, large])
         for kind in ("tap", "target")
     ]
 
@@ -506,125 +389,6 @@ def _head_records(source: Path, destination: Path, count: int) -> None:
             elif line.startswith(b'{"type":"SCHEMA"'):
                 out.write(line)
         out.write(json.dumps({"type": "STATE", "value": state}).encode() + b"\n")
-
-
-def _median(runs: list[Measurement], field: str) -> float:
-    return statistics.median(getattr(run, field) for run in runs)
-
-
-def _print_run(label: str, run: Measurement) -> None:
-    note = (
-        f", {run.unprepared} responses computed by the sandbox"
-        if run.unprepared
-        else ""
-    )
-    print(
-        f"  {label:<26} {run.tickets:>9,} tickets {run.requests:>4} requests "
-        f"{run.wall_seconds:>7.2f} s wall {run.cpu_seconds:>7.2f} s CPU "
-        f"{run.peak_rss_mib:>7.0f} MiB peak{note}",
-        flush=True,
-    )
-
-
-def _print_summary(results: Results) -> None:
-    print(
-        "\nSummary: medians of the timed runs. Rates are tickets per second of wall "
-        "time"
-    )
-    print("and per CPU second of the measured process; 'of baseline' divides the")
-    print("connector's rate by its raw baseline's, wall | CPU.\n")
-    header = (
-        f"{'benchmark':<30} {'tickets':>9} {'requests':>8} {'wall s':>7} {'CPU s':>7} "
-        f"{'per s wall':>10} {'per CPU s':>10} {'of baseline':>12} {'peak MiB':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in results.rows:
-        _print_row(row.name, row.runs, row.baseline)
-        _print_row("  baseline", row.baseline, None)
-    tap, target = results.fixed_cost
-    print(
-        f"\nFixed cost of a run with no tickets, included in the rates above: tap "
-        f"{tap.cpu_seconds:.2f} s CPU ({tap.wall_seconds:.2f} s wall), target "
-        f"{target.cpu_seconds:.2f} s CPU ({target.wall_seconds:.2f} s wall)."
-    )
-
-
-def _print_row(
-    name: str, runs: list[Measurement], baseline: list[Measurement] | None
-) -> None:
-    tickets = int(_median(runs, "tickets"))
-    wall = _median(runs, "wall_seconds")
-    cpu = _median(runs, "cpu_seconds")
-    rate_wall = tickets / wall if wall else 0.0
-    rate_cpu = tickets / cpu if cpu else 0.0
-    ratio = ""
-    if baseline:
-        base_tickets = _median(baseline, "tickets")
-        base_wall = base_tickets / _median(baseline, "wall_seconds")
-        base_cpu = base_tickets / _median(baseline, "cpu_seconds")
-        ratio = f"{rate_wall / base_wall:.2f} | {rate_cpu / base_cpu:.2f}"
-    print(
-        f"{name:<30} {tickets:>9,} {_median(runs, 'requests'):>8.0f} "
-        f"{wall:>7.2f} {cpu:>7.2f} "
-        f"{rate_wall:>10,.0f} {rate_cpu:>10,.0f} {ratio:>12} "
-        f"{_median(runs, 'peak_rss_mib'):>8.0f}"
-    )
-
-
-def _memory_line(
-    kind: str, small: int, small_mib: float, large: int, large_mib: float
-) -> str:
-    ratio = large_mib / small_mib if small_mib else float("nan")
-    return (
-        f"{kind:<6} peak RSS {small:>9,} tickets {small_mib:>6.0f} MiB, "
-        f"{large:>9,} tickets {large_mib:>6.0f} MiB: ratio {ratio:.2f}"
-    )
-
-
-def _print_memory(lines: list[str]) -> None:
-    print(
-        f"\nPeak memory (the goal: at most {MEMORY_GOAL_RATIO} times from "
-        f"{MEMORY_GOAL_SIZES[0]:,} to {MEMORY_GOAL_SIZES[1]:,} tickets; "
-        "--full runs those sizes)"
-    )
-    for line in lines:
-        print(f"  {line}")
-
-
-def _print_machine() -> None:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    versions = ", ".join(
-        f"{name} {_version(name)}"
-        for name in ("singer-sdk", "orjson", "msgspec", "requests")
-    )
-    print(
-        f"Machine: {cpu}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, "
-        f"{platform.system()} {platform.release()}"
-    )
-    print(f"Python {platform.python_version()}; {versions}")
-    print(
-        f"Load average before: {_load_average()} "
-        "(above 0, other processes share the CPU)"
-    )
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
