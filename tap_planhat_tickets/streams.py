@@ -10,8 +10,8 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
-from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
+from singer_sdk.mapper import SameRecordTransform
 
 from planhat_api import (
     ClientSettings,
@@ -30,6 +30,7 @@ from tap_planhat_tickets.timestamps import (
     normalise_timestamp,
     parse_timestamp,
 )
+from tap_planhat_tickets.writer import MessageWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -39,6 +40,7 @@ else:
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.mapper import StreamMap
 
 # A long companyId list is split into requests of at most about 2,000
 # characters each, as other Planhat clients do, so URLs stay within the
@@ -77,6 +79,12 @@ class TicketsStream(Stream):
         self._client: PlanhatClient | None = None
         # Set at the start of each sync by `get_records`.
         self._plain_record_path = False
+        writer = tap.message_writer
+        self._writer = writer if isinstance(writer, MessageWriter) else None
+        # The bytes around the record in a RECORD line, and the fields they encode.
+        self._record_affixes = (b"", b"")
+        self._affixes_received_at: datetime | None = None
+        self._affixes_version: int | None = None
         self._largest_replication_value: str | None = None
         # When the last page arrived: the `time_extracted` of its records.
         self._page_received_at = utc_now()
@@ -139,31 +147,35 @@ class TicketsStream(Stream):
         )
 
     @override
-    def _generate_record_messages(
-        self, record: Record
-    ) -> Iterator[singer.RecordMessage]:
-        # The SDK's version walks every key of every record twice: once to
+    def _write_record_message(self, record: Record) -> None:
+        # The SDK's version walks every key of every record twice, once to
         # drop deselected properties and once to conform types to the
-        # schema. With nothing deselected and the discovered schema, neither
-        # walk changes a record that `_normalise` has prepared, because the
-        # tap parses pages from JSON and moves unlisted fields into
-        # `unlistedFields`. The walks took about half the tap's CPU time.
-        # Otherwise (a catalog that deselects fields or changes the schema)
-        # the SDK's path runs as before. `time_extracted` is when the
-        # record's page arrived, not when the record is written, so that the
-        # writer formats it once per page.
+        # schema, then builds a RecordMessage, which the writer turns into a
+        # dict to encode. On the plain path (see `_record_path_is_plain`)
+        # neither walk changes a record that `_normalise` has prepared, and
+        # the writer encodes the record once between prepared bytes. The
+        # walks took about half the tap's CPU time, the message objects
+        # about a tenth. `time_extracted` is when the record's page arrived,
+        # not when the record is written, so the prepared bytes serve a
+        # whole page.
         if not self._plain_record_path:
-            yield from super()._generate_record_messages(record)
+            super()._write_record_message(record)
             return
-        for stream_map in self.stream_maps:
-            mapped_record = stream_map.transform(record)
-            if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=self._page_received_at,
-                )
+
+        received_at = self._page_received_at
+        version = self._stream_version
+        if (
+            received_at is not self._affixes_received_at
+            or version is not self._affixes_version
+        ):
+            self._record_affixes = self._writer.record_line_affixes(
+                self.stream_maps[0].stream_alias, version, received_at
+            )
+            self._affixes_received_at = received_at
+            self._affixes_version = version
+        prefix, suffix = self._record_affixes
+        self._writer.write_record_line(prefix, record, suffix)
+        self.state_manager.is_flushed = False
 
     @override
     def _process_record(
@@ -197,23 +209,32 @@ class TicketsStream(Stream):
         super()._increment_stream_state(latest_record, context=context)
 
     def _record_path_is_plain(self) -> bool:
-        """Return True when the SDK's per-record walks cannot change a record."""
-        nothing_deselected = all(self.mask.values())
-        # A catalog may change the schema that the SDK conforms records to.
-        # Annotations such as `readOnly` do not matter, and the SDK's catalog
-        # drops some of them.
-        same_schema = (
-            _without_annotations(self.effective_schema) == self._discovered_structure
-        )
-        plain = nothing_deselected and same_schema
+        """Return True when records may skip the SDK's per-record path.
+
+        That path cannot change a record when nothing is deselected, the
+        catalog keeps the discovered schema, and the only stream map passes
+        records on unchanged. The tap's own writer must write them.
+        """
+        problems = []
+        if not all(self.mask.values()):
+            problems.append("fields deselected by the catalog")
+        # Annotations such as `readOnly` do not change how the SDK conforms
+        # records, and the SDK's catalog drops some of them.
+        if _without_annotations(self.effective_schema) != self._discovered_structure:
+            problems.append("schema changed by the catalog")
+        if not _passes_records_unchanged(self.stream_maps):
+            problems.append("stream maps or flattening configured")
+        if self._writer is None:
+            problems.append("another message writer")
+
         self.logger.info(
-            "Records %s the SDK's per-record selection and type conformance walks (%s)",
-            "skip" if plain else "go through",
-            "nothing deselected, discovered schema"
-            if plain
-            else "fields deselected or schema changed by the catalog",
+            "Records %s the SDK's per-record selection and type conformance walks, "
+            "stream maps and message objects (%s)",
+            "go through" if problems else "skip",
+            ", ".join(problems)
+            or "nothing deselected, discovered schema, no stream maps",
         )
-        return plain
+        return not problems
 
     @property
     @override
@@ -403,6 +424,14 @@ def _exclusive_boolean_properties(schema: dict[str, Any]) -> tuple[str, ...]:
         for name, spec in schema["properties"].items()
         if spec.get("type") in _BOOLEAN_TYPES
     )
+
+
+def _passes_records_unchanged(stream_maps: list[StreamMap]) -> bool:
+    """Return True for the SDK's default stream map alone, without flattening."""
+    if len(stream_maps) != 1:
+        return False
+    stream_map = stream_maps[0]
+    return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
 
 
 def _package_version() -> str:
