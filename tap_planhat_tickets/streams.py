@@ -360,18 +360,23 @@ class TicketsStream(Stream):
         """Keep fields the schema does not list, and fix the updateDate format.
 
         Boolean properties get the SDK's type conformance here, so that
-        `_generate_record_messages` can skip it: a value that is neither a
-        boolean nor null becomes `value != 0`, as the SDK makes it.
+        the plain record path can skip it: a value that is neither a
+        boolean, a float nor null becomes `value != 0`, as the SDK makes it.
         """
-        unlisted = ticket.keys() - self._known_properties
-        if unlisted:
+        # Most tickets have no unlisted field: this check builds no set.
+        if not self._known_properties.issuperset(ticket):
+            unlisted = ticket.keys() - self._known_properties
             ticket[UNLISTED_FIELDS] = {name: ticket.pop(name) for name in unlisted}
         updated = ticket.get("updateDate")
         if isinstance(updated, str):
             ticket["updateDate"] = normalise_timestamp(updated)
         for name in self._boolean_properties:
             value = ticket.get(name)
-            if value is not None and not isinstance(value, (bool, float)):
+            # Nearly every value is a boolean or null: the identity tests
+            # settle them faster than isinstance.
+            if value is None or value is True or value is False:
+                continue
+            if not isinstance(value, float):
                 ticket[name] = value != 0
         return ticket
 
