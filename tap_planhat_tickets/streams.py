@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.mapper import SameRecordTransform
 
 from planhat_api import (
     ClientSettings,
@@ -24,6 +23,11 @@ from tap_planhat_tickets.paging import (
     Ticket,
     read_all_by_id,
     read_changed_since,
+)
+from tap_planhat_tickets.record_path import (
+    exclusive_boolean_properties,
+    passes_records_unchanged,
+    without_annotations,
 )
 from tap_planhat_tickets.timestamps import (
     format_timestamp,
@@ -40,7 +44,6 @@ else:
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
-    from singer_sdk.mapper import StreamMap
 
 # A long companyId list is split into requests of at most about 2,000
 # characters each, as other Planhat clients do, so URLs stay within the
@@ -72,9 +75,9 @@ class TicketsStream(Stream):
     def __init__(self, tap: Tap) -> None:
         """Create the stream with the shared ticket schema."""
         super().__init__(tap, schema=_read_schema())
-        self._discovered_structure = _without_annotations(self.schema)
+        self._discovered_structure = without_annotations(self.schema)
         self._known_properties = frozenset(self.schema["properties"])
-        self._boolean_properties = _exclusive_boolean_properties(self.schema)
+        self._boolean_properties = exclusive_boolean_properties(self.schema)
         self._started_at = datetime.now(timezone.utc)
         self._client: PlanhatClient | None = None
         # Set at the start of each sync by `get_records`.
@@ -148,33 +151,35 @@ class TicketsStream(Stream):
 
     @override
     def _write_record_message(self, record: Record) -> None:
-        # The SDK's version walks every key of every record twice, once to
-        # drop deselected properties and once to conform types to the
-        # schema, then builds a RecordMessage, which the writer turns into a
-        # dict to encode. On the plain path (see `_record_path_is_plain`)
-        # neither walk changes a record that `_normalise` has prepared, and
-        # the writer encodes the record once between prepared bytes. The
-        # walks took about half the tap's CPU time, the message objects
-        # about a tenth. `time_extracted` is when the record's page arrived,
-        # not when the record is written, so the prepared bytes serve a
-        # whole page.
-        if not self._plain_record_path:
+        # The SDK's version walks every key of every record twice, to drop
+        # deselected properties and to conform types to the schema, and
+        # builds a RecordMessage, which the writer turns into a dict to
+        # encode. On the plain path (see `_record_path_is_plain`) neither
+        # walk changes a record that `_normalise` has prepared, so the writer
+        # encodes the record alone between prepared bytes. The walks took
+        # about half the tap's CPU time. `time_extracted` is when the
+        # record's page arrived, not when the record is written, so one
+        # prefix and suffix serve a whole page.
+        writer = self._writer
+        if writer is None or not self._plain_record_path:
             super()._write_record_message(record)
             return
 
         received_at = self._page_received_at
         version = self._stream_version
+        # Identity tests are the cheapest; an equal but new object only
+        # prepares the same bytes again.
         if (
             received_at is not self._affixes_received_at
             or version is not self._affixes_version
         ):
-            self._record_affixes = self._writer.record_line_affixes(
+            self._record_affixes = writer.record_line_affixes(
                 self.stream_maps[0].stream_alias, version, received_at
             )
             self._affixes_received_at = received_at
             self._affixes_version = version
         prefix, suffix = self._record_affixes
-        self._writer.write_record_line(prefix, record, suffix)
+        writer.write_record_line(prefix, record, suffix)
         self.state_manager.is_flushed = False
 
     @override
@@ -220,9 +225,9 @@ class TicketsStream(Stream):
             problems.append("fields deselected by the catalog")
         # Annotations such as `readOnly` do not change how the SDK conforms
         # records, and the SDK's catalog drops some of them.
-        if _without_annotations(self.effective_schema) != self._discovered_structure:
+        if without_annotations(self.effective_schema) != self._discovered_structure:
             problems.append("schema changed by the catalog")
-        if not _passes_records_unchanged(self.stream_maps):
+        if not passes_records_unchanged(self.stream_maps):
             problems.append("stream maps or flattening configured")
         if self._writer is None:
             problems.append("another message writer")
@@ -390,53 +395,6 @@ def _read_schema() -> dict[str, Any]:
         if not spec.get("writeOnly")
     }
     return schema
-
-
-#: JSON Schema keywords that never change how the SDK conforms a record.
-_ANNOTATIONS = frozenset(
-    {"title", "description", "readOnly", "writeOnly", "examples", "$comment", "$schema"}
-)
-
-
-def _without_annotations(schema: Any) -> Any:
-    """Return a copy of a JSON schema without annotation keywords, at every depth."""
-    if isinstance(schema, list):
-        return [_without_annotations(element) for element in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result = {}
-    for key, value in schema.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key in ("properties", "patternProperties") and isinstance(value, dict):
-            # Property names, not keywords: keep every one.
-            result[key] = {
-                name: _without_annotations(spec) for name, spec in value.items()
-            }
-        else:
-            result[key] = _without_annotations(value)
-    return result
-
-
-#: `type` values that make the SDK conform a property as a boolean.
-_BOOLEAN_TYPES = ("boolean", ["boolean"], ["boolean", "null"], ["null", "boolean"])
-
-
-def _exclusive_boolean_properties(schema: dict[str, Any]) -> tuple[str, ...]:
-    """Return the top-level properties typed boolean or null, which the SDK conforms."""
-    return tuple(
-        name
-        for name, spec in schema["properties"].items()
-        if spec.get("type") in _BOOLEAN_TYPES
-    )
-
-
-def _passes_records_unchanged(stream_maps: list[StreamMap]) -> bool:
-    """Return True for the SDK's default stream map alone, without flattening."""
-    if len(stream_maps) != 1:
-        return False
-    stream_map = stream_maps[0]
-    return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
 
 
 def _package_version() -> str:
