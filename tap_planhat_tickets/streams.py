@@ -167,7 +167,7 @@ class TicketsStream(Stream):
 
         received_at = self._page_received_at
         version = self._stream_version
-        # Identity tests are the cheapest; an equal but new object only
+        # Identity tests are the cheapest. An equal but new object only
         # prepares the same bytes again.
         if (
             received_at is not self._affixes_received_at

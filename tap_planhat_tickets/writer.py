@@ -17,15 +17,15 @@ else:
 
 #: Size in bytes at which collected RECORD lines go to standard output in one
 #: write. Standard output's own buffer of 8 KiB took one write system call
-#: for about every four tickets of 2 KB. On the benchmark machine, chunks of
-#: 1 MiB made glibc map and unmap the buffer's memory for every chunk in a
-#: process without large pages (about 130,000 page faults for 200,000
-#: tickets, 0.4 s of system time), while chunks of 256 KiB caused none.
+#: for about every four tickets of 2 KB. On the benchmark machine, glibc
+#: mapped and unmapped a buffer of 1 MiB for every chunk in a process
+#: without large pages: about 130,000 page faults and 0.4 s of system time
+#: for 200,000 tickets. Chunks of 256 KiB added no page faults.
 CHUNK_BYTES = 1 << 18
 
-#: What `serialize_message` writes for the record of a RECORD message whose
-#: record is empty. The placeholder cannot occur inside the stream name:
-#: within a JSON string every quote follows a backslash, never a comma.
+#: The record field of a RECORD line whose record is empty, as
+#: `serialize_message` writes it. These bytes cannot occur inside the stream
+#: name's JSON string, because there every quote follows a backslash.
 _EMPTY_RECORD = b',"record":{}'
 
 
