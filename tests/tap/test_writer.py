@@ -1,4 +1,4 @@
-"""The tap's message writer: msgspec output, RECORD lines in chunks, flushes per STATE."""
+"""The tap's message writer: msgspec output, RECORD lines in chunks, flushed at STATE."""
 
 from __future__ import annotations
 
@@ -187,6 +187,41 @@ def test_record_line_matches_message(monkeypatch, stream, version, time_extracte
 
     assert stdout.buffer.getvalue() == expected
     assert len(expected.splitlines()) == len(edge_records())
+
+
+def test_record_lines_precede_state(monkeypatch):
+    stdout = fake_stdout(monkeypatch)
+    writer = MessageWriter()
+    prefix, suffix = writer.record_line_affixes("tickets", None, None)
+
+    writer.write_record_line(prefix, {"n": 1}, suffix)
+    writer.write_record_line(prefix, {"n": 2}, suffix)
+    assert stdout.buffer.writes == 0
+    writer.write_message(StateMessage({"bookmarks": {}}))
+
+    assert stdout.buffer.flushes == 1
+    lines = stdout.buffer.getvalue().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["RECORD", "RECORD", "STATE"]
+
+
+def test_record_lines_written_in_chunks(monkeypatch):
+    stdout = fake_stdout(monkeypatch)
+    writer = MessageWriter()
+    prefix, suffix = writer.record_line_affixes("tickets", None, None)
+    data = {"_id": "a" * 24, "subject": "x" * 2_000}
+    count = CHUNK_BYTES // 2_000 + 10
+
+    for _ in range(count):
+        writer.write_record_line(prefix, data, suffix)
+
+    assert stdout.buffer.writes == 1
+    assert stdout.buffer.flushes == 0
+    chunk = stdout.buffer.getvalue()
+    assert len(chunk) >= CHUNK_BYTES
+    assert chunk.endswith(b"\n")
+    assert all(json.loads(line)["record"] == data for line in chunk.splitlines())
+    writer.flush()
+    assert stdout.buffer.getvalue().count(b"\n") == count
 
 
 def test_record_line_rejects_naive_time():
