@@ -10,7 +10,6 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
-from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
 
 from planhat_api import (
@@ -30,11 +29,17 @@ from tap_planhat_tickets.paging import (
     read_all_by_id,
     read_changed_since,
 )
+from tap_planhat_tickets.record_path import (
+    exclusive_boolean_properties,
+    passes_records_unchanged,
+    without_annotations,
+)
 from tap_planhat_tickets.timestamps import (
     format_timestamp,
     normalise_timestamp,
     parse_timestamp,
 )
+from tap_planhat_tickets.writer import MessageWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -75,13 +80,19 @@ class TicketsStream(Stream):
     def __init__(self, tap: Tap) -> None:
         """Create the stream with the shared ticket schema."""
         super().__init__(tap, schema=_read_schema())
-        self._discovered_structure = _without_annotations(self.schema)
+        self._discovered_structure = without_annotations(self.schema)
         self._known_properties = frozenset(self.schema["properties"])
-        self._boolean_properties = _exclusive_boolean_properties(self.schema)
+        self._boolean_properties = exclusive_boolean_properties(self.schema)
         self._started_at = datetime.now(timezone.utc)
         self._client: PlanhatClient | None = None
         # Set at the start of each sync by `get_records`.
         self._plain_record_path = False
+        writer = tap.message_writer
+        self._writer = writer if isinstance(writer, MessageWriter) else None
+        # The bytes around the record in a RECORD line, and the fields they encode.
+        self._record_affixes = (b"", b"")
+        self._affixes_received_at: datetime | None = None
+        self._affixes_version: int | None = None
         self._largest_replication_value: str | None = None
         # When the last page arrived: the `time_extracted` of its records.
         self._page_received_at = utc_now()
@@ -163,31 +174,37 @@ class TicketsStream(Stream):
         return self._progress
 
     @override
-    def _generate_record_messages(
-        self, record: Record
-    ) -> Iterator[singer.RecordMessage]:
-        # The SDK's version walks every key of every record twice: once to
-        # drop deselected properties and once to conform types to the
-        # schema. With nothing deselected and the discovered schema, neither
-        # walk changes a record that `_normalise` has prepared, because the
-        # tap parses pages from JSON and moves unlisted fields into
-        # `unlistedFields`. The walks took about half the tap's CPU time.
-        # Otherwise (a catalog that deselects fields or changes the schema)
-        # the SDK's path runs as before. `time_extracted` is when the
-        # record's page arrived, not when the record is written, so that the
-        # writer formats it once per page.
-        if not self._plain_record_path:
-            yield from super()._generate_record_messages(record)
+    def _write_record_message(self, record: Record) -> None:
+        # The SDK's version walks every key of every record twice, to drop
+        # deselected properties and to conform types to the schema, and
+        # builds a RecordMessage, which the writer turns into a dict to
+        # encode. On the plain path (see `_record_path_is_plain`) neither
+        # walk changes a record that `_normalise` has prepared, so the writer
+        # encodes the record alone between prepared bytes. The walks took
+        # about half the tap's CPU time. `time_extracted` is when the
+        # record's page arrived, not when the record is written, so one
+        # prefix and suffix serve a whole page.
+        writer = self._writer
+        if writer is None or not self._plain_record_path:
+            super()._write_record_message(record)
             return
-        for stream_map in self.stream_maps:
-            mapped_record = stream_map.transform(record)
-            if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=self._page_received_at,
-                )
+
+        received_at = self._page_received_at
+        version = self._stream_version
+        # Identity tests are the cheapest. An equal but new object only
+        # prepares the same bytes again.
+        if (
+            received_at is not self._affixes_received_at
+            or version is not self._affixes_version
+        ):
+            self._record_affixes = writer.record_line_affixes(
+                self.stream_maps[0].stream_alias, version, received_at
+            )
+            self._affixes_received_at = received_at
+            self._affixes_version = version
+        prefix, suffix = self._record_affixes
+        writer.write_record_line(prefix, record, suffix)
+        self.state_manager.is_flushed = False
 
     @override
     def _process_record(
@@ -221,23 +238,32 @@ class TicketsStream(Stream):
         super()._increment_stream_state(latest_record, context=context)
 
     def _record_path_is_plain(self) -> bool:
-        """Return True when the SDK's per-record walks cannot change a record."""
-        nothing_deselected = all(self.mask.values())
-        # A catalog may change the schema that the SDK conforms records to.
-        # Annotations such as `readOnly` do not matter, and the SDK's catalog
-        # drops some of them.
-        same_schema = (
-            _without_annotations(self.effective_schema) == self._discovered_structure
-        )
-        plain = nothing_deselected and same_schema
+        """Return True when records may skip the SDK's per-record path.
+
+        That path cannot change a record when nothing is deselected, the
+        catalog keeps the discovered schema, and the only stream map passes
+        records on unchanged. The tap's own writer must write them.
+        """
+        problems = []
+        if not all(self.mask.values()):
+            problems.append("fields deselected by the catalog")
+        # Annotations such as `readOnly` do not change how the SDK conforms
+        # records, and the SDK's catalog drops some of them.
+        if without_annotations(self.effective_schema) != self._discovered_structure:
+            problems.append("schema changed by the catalog")
+        if not passes_records_unchanged(self.stream_maps):
+            problems.append("stream maps or flattening configured")
+        if self._writer is None:
+            problems.append("another message writer")
+
         self.logger.info(
-            "Records %s the SDK's per-record selection and type conformance walks (%s)",
-            "skip" if plain else "go through",
-            "nothing deselected, discovered schema"
-            if plain
-            else "fields deselected or schema changed by the catalog",
+            "Records %s the SDK's per-record selection and type conformance walks, "
+            "stream maps and message objects (%s)",
+            "go through" if problems else "skip",
+            ", ".join(problems)
+            or "nothing deselected, discovered schema, no stream maps",
         )
-        return plain
+        return not problems
 
     @property
     @override
@@ -364,18 +390,23 @@ class TicketsStream(Stream):
         """Keep fields the schema does not list, and fix the updateDate format.
 
         Boolean properties get the SDK's type conformance here, so that
-        `_generate_record_messages` can skip it: a value that is neither a
-        boolean nor null becomes `value != 0`, as the SDK makes it.
+        the plain record path can skip it: a value that is neither a
+        boolean, a float nor null becomes `value != 0`, as the SDK makes it.
         """
-        unlisted = ticket.keys() - self._known_properties
-        if unlisted:
+        # Most tickets have no unlisted field: this check builds no set.
+        if not self._known_properties.issuperset(ticket):
+            unlisted = ticket.keys() - self._known_properties
             ticket[UNLISTED_FIELDS] = {name: ticket.pop(name) for name in unlisted}
         updated = ticket.get("updateDate")
         if isinstance(updated, str):
             ticket["updateDate"] = normalise_timestamp(updated)
         for name in self._boolean_properties:
             value = ticket.get(name)
-            if value is not None and not isinstance(value, (bool, float)):
+            # Nearly every value is a boolean or null: the identity tests
+            # settle them faster than isinstance.
+            if value is None or value is True or value is False:
+                continue
+            if not isinstance(value, float):
                 ticket[name] = value != 0
         return ticket
 
@@ -389,45 +420,6 @@ def _read_schema() -> dict[str, Any]:
         if not spec.get("writeOnly")
     }
     return schema
-
-
-#: JSON Schema keywords that never change how the SDK conforms a record.
-_ANNOTATIONS = frozenset(
-    {"title", "description", "readOnly", "writeOnly", "examples", "$comment", "$schema"}
-)
-
-
-def _without_annotations(schema: Any) -> Any:
-    """Return a copy of a JSON schema without annotation keywords, at every depth."""
-    if isinstance(schema, list):
-        return [_without_annotations(element) for element in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result = {}
-    for key, value in schema.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key in ("properties", "patternProperties") and isinstance(value, dict):
-            # Property names, not keywords: keep every one.
-            result[key] = {
-                name: _without_annotations(spec) for name, spec in value.items()
-            }
-        else:
-            result[key] = _without_annotations(value)
-    return result
-
-
-#: `type` values that make the SDK conform a property as a boolean.
-_BOOLEAN_TYPES = ("boolean", ["boolean"], ["boolean", "null"], ["null", "boolean"])
-
-
-def _exclusive_boolean_properties(schema: dict[str, Any]) -> tuple[str, ...]:
-    """Return the top-level properties typed boolean or null, which the SDK conforms."""
-    return tuple(
-        name
-        for name, spec in schema["properties"].items()
-        if spec.get("type") in _BOOLEAN_TYPES
-    )
 
 
 def _package_version() -> str:

@@ -13,6 +13,7 @@ inside nested objects.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,14 +90,14 @@ def edge_values(sandbox):
     sandbox.hook = None
 
 
-def run_variant(
+def run_variant_process(
     tmp_path: Path,
     variant: str,
     config: dict[str, Any],
     *,
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
-) -> TapRun:
+) -> subprocess.CompletedProcess[str]:
     folder = tmp_path / variant
     folder.mkdir(exist_ok=True)
     config_path = folder / "config.json"
@@ -115,8 +116,21 @@ def run_variant(
     if catalog is not None:
         (folder / "catalog.json").write_text(json.dumps(catalog))
         command += ["--catalog", str(folder / "catalog.json")]
-    completed = subprocess.run(
+    return subprocess.run(
         command, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False
+    )
+
+
+def run_variant(
+    tmp_path: Path,
+    variant: str,
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+) -> TapRun:
+    completed = run_variant_process(
+        tmp_path, variant, config, state=state, catalog=catalog
     )
     return parse_tap_output(completed.returncode, completed.stdout, completed.stderr)
 
@@ -264,3 +278,77 @@ def test_changed_catalog_schema_uses_sdk_path(
     assert_same_messages(tap, reference)
     assert "Records go through the SDK's per-record" in tap.stderr
     assert all("days" not in record for record in tap.records)
+
+
+# The times at which the run started and its pages arrived differ between
+# runs. So does the table version: the start of the run in seconds.
+RUN_TIMES = re.compile(r'"(time_extracted|replication_key_signpost)":"[^"]*"')
+TABLE_VERSION = re.compile(r'"(version|table_version)":[0-9]+')
+
+
+def without_run_times(stdout: str) -> list[str]:
+    return [
+        TABLE_VERSION.sub(r'"\1":0', RUN_TIMES.sub(r'"\1":""', line))
+        for line in stdout.splitlines()
+    ]
+
+
+def test_record_lines_match_sdk_messages(
+    tmp_path, sandbox, workspace_factory, edge_values
+):
+    workspace = workspace_factory(tickets=350, seed=9)
+    config = tap_config(
+        sandbox, workspace, page_size=100, emit_activate_version_messages=True
+    )
+
+    tap = run_variant_process(tmp_path, "tap", config)
+    messages = run_variant_process(tmp_path, "messages", config)
+
+    assert tap.returncode == 0, tap.stderr
+    assert messages.returncode == 0, messages.stderr
+    assert "Records skip the SDK's per-record" in tap.stderr
+    # Byte for byte, in the same order: a full sync reads by `_id`.
+    assert without_run_times(tap.stdout) == without_run_times(messages.stdout)
+    kinds = [json.loads(line)["type"] for line in tap.stdout.splitlines()]
+    assert kinds.count("RECORD") == 350
+    assert kinds.count("ACTIVATE_VERSION") == 1
+    assert '"version":' in tap.stdout
+
+
+def test_time_extracted_is_page_arrival(tmp_path, sandbox, workspace_factory):
+    workspace = workspace_factory(tickets=250, seed=9)
+    config = tap_config(sandbox, workspace, page_size=100)
+
+    completed = run_variant_process(tmp_path, "tap", config)
+
+    assert completed.returncode == 0, completed.stderr
+    messages = [json.loads(line) for line in completed.stdout.splitlines()]
+    times = [m["time_extracted"] for m in messages if m["type"] == "RECORD"]
+    assert len(times) == 250
+    # Pages of 100 that overlap by one ticket: three pages carry records.
+    assert len(set(times)) == 3
+    assert times == sorted(times)
+    assert all(time.endswith("+00:00") for time in times)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"stream_maps": {"tickets": {"email": "__NULL__"}}},
+        {"stream_maps": {"tickets": {"__alias__": "support_tickets"}}},
+        {"flattening_enabled": True, "flattening_max_depth": 1},
+    ],
+)
+def test_stream_maps_use_sdk_path(
+    tmp_path, sandbox, workspace_factory, edge_values, settings
+):
+    workspace = workspace_factory(tickets=150, seed=10)
+    config = tap_config(sandbox, workspace, **settings)
+
+    tap = run_variant(tmp_path, "tap", config)
+    reference = run_variant(tmp_path, "reference", config)
+
+    assert_same_messages(tap, reference)
+    assert "Records go through the SDK's per-record" in tap.stderr
+    assert "(stream maps or flattening configured)" in tap.stderr
+    assert len(tap.records) == 150
