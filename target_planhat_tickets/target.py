@@ -18,8 +18,10 @@ from singer_sdk.helpers.capabilities import TargetCapabilities
 
 from planhat_api import ClientSettings, PlanhatClient, settings_schema
 from planhat_api.collection import fewer_collections
+from target_planhat_tickets.fingerprints import FingerprintStore
 from target_planhat_tickets.reader import NumberedSingerReader
 from target_planhat_tickets.report import DeadLetterFile, RunReport
+from target_planhat_tickets.sender import BatchSender
 from target_planhat_tickets.sinks import MAX_ITEMS_PER_PUT, TicketsSink
 
 if sys.version_info >= (3, 12):
@@ -102,6 +104,32 @@ TARGET_SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "fingerprint_store_path",
+        th.StringType(min_length=1),
+        title="Fingerprint store",
+        description=(
+            "Path of a SQLite file that remembers, for each ticket key, a hash of the "
+            "JSON that Planhat last acknowledged. Items equal to it are not sent "
+            "again and are counted as unchanged since last sent. The file is created "
+            "if missing, and its folder must exist. It keeps fingerprints per API "
+            "token, never the token itself, and one run at a time may use it. "
+            "Tickets edited or deleted in Planhat since are not corrected until "
+            "resend_all is set. Leave unset to send every record."
+        ),
+    ),
+    th.Property(
+        "resend_all",
+        th.BooleanType(),
+        default=False,
+        title="Resend all",
+        description=(
+            "With fingerprint_store_path, send every item even when it is unchanged "
+            "since last sent, and refresh the stored fingerprints, which corrects "
+            "tickets edited or deleted in Planhat since. Default false. Without "
+            "fingerprint_store_path every record is sent anyway."
+        ),
+    ),
+    th.Property(
         "batch_size_rows",
         th.IntegerType(minimum=1),
         default=MAX_ITEMS_PER_PUT,
@@ -138,11 +166,14 @@ class LoadSettings:
     max_rejected_records: int = 0
     dead_letter_path: Path | None = None
     dry_run: bool = False
+    fingerprint_store_path: Path | None = None
+    resend_all: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LoadSettings:
         """Read the settings, with the defaults of the config schema."""
         path = config.get("dead_letter_path")
+        store_path = config.get("fingerprint_store_path")
         return cls(
             same_workspace=bool(config.get("same_workspace", False)),
             hard_delete=bool(config.get("hard_delete", False)),
@@ -150,6 +181,8 @@ class LoadSettings:
             max_rejected_records=int(config.get("max_rejected_records", 0)),
             dead_letter_path=Path(path) if path else None,
             dry_run=bool(config.get("dry_run", False)),
+            fingerprint_store_path=Path(store_path) if store_path else None,
+            resend_all=bool(config.get("resend_all", False)),
         )
 
 
@@ -163,20 +196,35 @@ def load_setting_errors(config: Mapping[str, Any]) -> list[str]:
             "Set same_workspace to true if the records come from this workspace, or "
             "set hard_delete to false.",
         )
-    path = config.get("dead_letter_path")
-    if path:
-        folder = Path(path).parent
-        if Path(path).is_dir():
-            errors.append(
-                f"Setting dead_letter_path {path!r} is a folder. Give the path of a "
-                "file, such as output/dead-letters.jsonl.",
-            )
-        elif not folder.is_dir():
-            errors.append(
-                f"Setting dead_letter_path {path!r} is in a folder that does not "
-                f"exist ({str(folder)!r}). Create the folder or change the path.",
-            )
+    errors.extend(
+        _file_path_errors(config, "dead_letter_path", "output/dead-letters.jsonl")
+    )
+    errors.extend(
+        _file_path_errors(
+            config, "fingerprint_store_path", "output/fingerprints.sqlite"
+        )
+    )
     return errors
+
+
+def _file_path_errors(
+    config: Mapping[str, Any], setting: str, example: str
+) -> list[str]:
+    path = config.get(setting)
+    if not path:
+        return []
+    folder = Path(path).parent
+    if Path(path).is_dir():
+        return [
+            f"Setting {setting} {path!r} is a folder. Give the path of a file, such "
+            f"as {example}.",
+        ]
+    if not folder.is_dir():
+        return [
+            f"Setting {setting} {path!r} is in a folder that does not exist "
+            f"({str(folder)!r}). Create the folder or change the path.",
+        ]
+    return []
 
 
 class TargetPlanhatTickets(Target):
@@ -196,17 +244,28 @@ class TargetPlanhatTickets(Target):
         # another, so sinks drain in turn instead of in the SDK's threads.
         self.max_parallelism = 1
         self.load_settings = LoadSettings.from_config(self.config)
+        #: Fingerprints of what Planhat acknowledged; None without a path.
+        self.fingerprints = self._open_fingerprint_store()
         #: Counts of every stream, shared by all sinks.
-        self.report = RunReport(dry_run=self.load_settings.dry_run)
+        self.report = RunReport(
+            dry_run=self.load_settings.dry_run,
+            fingerprints=self.fingerprints is not None,
+        )
         #: Dead-letter file of invalid and rejected records; inactive without a path.
         self.dead_letters = DeadLetterFile(self.load_settings.dead_letter_path)
+        #: The one thread that sends requests, one batch at a time.
+        self.sender = BatchSender(self._emit_state)
         self._client: PlanhatClient | None = None
         self._summary_logged = False
         self._last_written_state: dict[str, Any] | None = None
+        self._state_handed_over: dict[str, Any] | None = None
 
     @property
     def client(self) -> PlanhatClient:
-        """The HTTP client of every sink, so that one rate limit paces them all."""
+        """The HTTP client of every sink, so that one rate limit paces them all.
+
+        Only the sender thread uses it, one request at a time.
+        """
         if self._client is None:
             self._client = PlanhatClient(
                 ClientSettings.from_config(self.config),
@@ -253,47 +312,113 @@ class TargetPlanhatTickets(Target):
             raise
         self._write_state_if_drained()
 
+    def _open_fingerprint_store(self) -> FingerprintStore | None:
+        path = self.load_settings.fingerprint_store_path
+        if path is None:
+            return None
+        if self.load_settings.dry_run:
+            self.logger.info(
+                "Dry run: the fingerprint store %s is neither read nor written",
+                str(path),
+            )
+            return None
+
+        client_settings = ClientSettings.from_config(self.config)
+        store = FingerprintStore.open(
+            path,
+            api_url=client_settings.base_url,
+            api_token=client_settings.api_token,
+        )
+        if self.load_settings.resend_all:
+            self.logger.info(
+                "resend_all is set: every item is sent, and the fingerprint store %s "
+                "is refreshed",
+                str(path),
+            )
+        elif store.other_workspaces and not store.known_workspace:
+            self.logger.warning(
+                "The fingerprint store %s holds fingerprints of %d other API tokens "
+                "and none of this one, so every item is sent and remembered for this "
+                "token. Tokens of one workspace do not share fingerprints.",
+                str(path),
+                store.other_workspaces,
+            )
+        return store
+
+    @override
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        # A STATE that arrives when every sink is empty covers only records
+        # already handed to the sender, so it can go out once they are sent,
+        # instead of waiting for the next batch to drain.
+        super()._process_state_message(message_dict)
+        self._write_state_if_drained()
+
     def _write_state_if_drained(self) -> None:
-        """Emit the latest STATE when no sink contains a record not yet loaded.
+        """Hand the latest STATE to the sender when no sink holds unsent records.
 
         The SDK emits STATE only when it drains every sink: at the end of the
-        input, or when records are 5 minutes old. Right after a full batch
-        was sent and acknowledged, and no other sink holds records, every
-        record before the latest STATE is in Planhat, so that STATE can go
-        out at once and a crashed run resumes from it.
+        input, or when records are 5 minutes old. When no sink holds records,
+        every record before the latest STATE was given to the sender, so the
+        STATE can go out as soon as the batch in flight is acknowledged, and
+        a crashed run resumes from it. Also raises the error of a batch that
+        failed, so that the run stops before it reads further.
         """
+        failure = self.sender.failure
+        if failure is not None:
+            self.log_summary(failed=True)
+            raise failure
         state = self._latest_state
-        if not state or state == self._last_written_state:
+        # The SDK stores each new STATE as a new object, so identity tells
+        # whether this one was handed over, without comparing the contents.
+        if not state or state is self._state_handed_over:
             return
         # The SDK offers no public view of its sinks. These are the sinks of
         # the current streams and those waiting to drain after a schema change.
         sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
         if any(sink.current_size for sink in sinks):
             return
+        self._state_handed_over = state
         self._write_state_message(copy.deepcopy(state))
 
     @override
     def process_endofpipe(self) -> None:
-        # The SDK drains every sink, then emits the last STATE it received.
+        # The SDK drains every sink and hands over the last STATE it
+        # received, which goes out once the last batch is acknowledged.
         try:
             super().process_endofpipe()
+            self.sender.wait()
         except Exception:
             self.log_summary(failed=True)
             raise
         finally:
-            if self._client is not None:
-                self._client.close()
+            self._close_resources()
         self.log_summary(failed=False)
+
+    def _close_resources(self) -> None:
+        # A stop by signal can get here with a batch in flight, whose thread
+        # would then find its client or store closed. The process exits
+        # anyway, so they stay open for it.
+        if self.sender.busy:
+            return
+        if self._client is not None:
+            self._client.close()
+        if self.fingerprints is not None:
+            self.fingerprints.close()
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
-        # The SDK's only hook before STATE goes out. A dry run writes nothing,
-        # so its STATE would make the next real run skip these records.
+        # The SDK's only hook before STATE goes out, called once all sinks
+        # were drained. A dry run writes nothing, so its STATE would make
+        # the next real run skip these records.
         if self.load_settings.dry_run:
             self.logger.info(
                 "Dry run: STATE not emitted, so a real run loads these records"
             )
             return
+        self.sender.emit_state_when_sent(state)
+
+    def _emit_state(self, state: dict[str, Any]) -> None:
+        """Write `state` unless it equals the last STATE written; run by the sender."""
         if state == self._last_written_state:
             return
         super()._write_state_message(state)
@@ -305,8 +430,10 @@ class TargetPlanhatTickets(Target):
         # signal handler, which can interrupt a PUT in progress, then emits
         # the last STATE it received and exits with status 0: a STATE past
         # records Planhat never stored. This target emits STATE after each
-        # acknowledged batch, so it stops at once instead; a rerun from the
+        # acknowledged batch, so it stops at once instead, without waiting
+        # for the batch in flight or emitting its STATE; a rerun from the
         # last STATE sends the rest.
+        self.sender.stop()
         status = 128 + signum
         self.logger.error(
             "Stopped by %s; STATE covers only the batches Planhat acknowledged, "
