@@ -42,8 +42,8 @@ def main() -> None:
     arguments = parser.parse_args()
 
     started = time.monotonic()
-    # Replayed responses would hide the sandbox's work on the first PUT of
-    # each batch only, so they are off: every PUT is handled by the sandbox.
+    # Replayed responses would shorten the waits of a load that sends the
+    # same batches as an earlier one, so the sandbox handles every PUT.
     replies = PreparedReplies()
     replies.enabled = False
     with Sandbox(hook=replies) as sandbox, tempfile.TemporaryDirectory() as temporary:

@@ -88,10 +88,9 @@ class RunReport:
 
     def _received(self, name: str, counts: StreamCounts) -> int:
         # The main thread reads on while a batch is in flight. Records read
-        # after a failed batch was handed over were never sent or checked,
-        # so the summary of a failed run counts them out, and leaves out
-        # streams that began after it, as in a run that stops reading at the
-        # failed batch.
+        # after a failed batch was handed over were never sent or checked.
+        # The summary of a failed run therefore leaves them out, and the
+        # streams that began after it, as if reading stopped at that batch.
         if self.received_before_failure is None:
             return counts.received
         return self.received_before_failure[name]
@@ -142,7 +141,8 @@ class DeadLetterFile:
         self.path = path
         self.lines_written = 0
         # Invalid records are written from the main thread and rejected ones
-        # from the sender thread; a long line can take several writes.
+        # from the sender thread. A long line can take several writes, so the
+        # lock keeps lines whole.
         self._lock = threading.Lock()
 
     def write(

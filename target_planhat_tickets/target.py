@@ -337,9 +337,9 @@ class TargetPlanhatTickets(Target):
             )
         elif store.other_workspaces and not store.known_workspace:
             self.logger.warning(
-                "The fingerprint store %s holds fingerprints of %d other API tokens "
-                "and none of this one, so every item is sent and remembered for this "
-                "token. Tokens of one workspace do not share fingerprints.",
+                "The fingerprint store %s has fingerprints only for other API tokens "
+                "(%d), so every item is sent and remembered for this token. Tokens "
+                "of one workspace do not share fingerprints.",
                 str(path),
                 store.other_workspaces,
             )
@@ -354,10 +354,10 @@ class TargetPlanhatTickets(Target):
         self._write_state_if_drained()
 
     def _write_state_if_drained(self) -> None:
-        """Hand the latest STATE to the sender when no sink holds unsent records.
+        """Hand the latest STATE to the sender when no sink contains unsent records.
 
         The SDK emits STATE only when it drains every sink: at the end of the
-        input, or when records are 5 minutes old. When no sink holds records,
+        input, or when records are 5 minutes old. When no sink contains records,
         every record before the latest STATE was given to the sender, so the
         STATE can go out as soon as the batch in flight is acknowledged, and
         a crashed run resumes from it. Also raises the error of a batch that
@@ -368,7 +368,7 @@ class TargetPlanhatTickets(Target):
             self.log_summary(failed=True)
             raise failure
         state = self._latest_state
-        # The SDK stores each new STATE as a new object, so identity tells
+        # The SDK stores each new STATE as a new object, so identity shows
         # whether this one was handed over, without comparing the contents.
         if not state or state is self._state_handed_over:
             return
@@ -430,8 +430,8 @@ class TargetPlanhatTickets(Target):
         # signal handler, which can interrupt a PUT in progress, then emits
         # the last STATE it received and exits with status 0: a STATE past
         # records Planhat never stored. This target emits STATE after each
-        # acknowledged batch, so it stops at once instead, without waiting
-        # for the batch in flight or emitting its STATE; a rerun from the
+        # acknowledged batch, so it stops at once instead. It neither waits
+        # for the batch in flight nor emits its STATE, and a rerun from the
         # last STATE sends the rest.
         self.sender.stop()
         status = 128 + signum

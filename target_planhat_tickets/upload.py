@@ -43,7 +43,7 @@ class TicketLoadError(Exception):
 
 
 class TicketUploader:
-    """Send the planned requests of one stream's batches and account for the answers."""
+    """Send the planned requests of one stream's batches and count their results."""
 
     def __init__(
         self,
@@ -110,7 +110,7 @@ class TicketUploader:
         rejected: list[str] = []
         for start in range(0, len(entries), MAX_ITEMS_PER_PUT):
             chunk = dict(entries[start : start + MAX_ITEMS_PER_PUT])
-            outcome = self._put(chunk, selection)
+            outcome = self._put(chunk)
             rejected.extend(self._record_outcome(outcome, chunk))
             self._remember_acknowledged(outcome, chunk, selection)
 
@@ -150,19 +150,13 @@ class TicketUploader:
             )
         return selection
 
-    def _put(
-        self, chunk: dict[ItemKey, dict[str, Any]], selection: Selection
-    ) -> UpsertOutcome:
+    def _put(self, chunk: dict[ItemKey, dict[str, Any]]) -> UpsertOutcome:
         # The client paces and retries each request; bulk upserts are
-        # idempotent, so a retried PUT cannot create a ticket twice. Items
-        # encoded for their fingerprint go out as those exact bytes.
-        body: list[Any]
-        if selection.encoded:
-            body = [orjson.Fragment(selection.encoded[key]) for key in chunk]
-        else:
-            body = list(chunk.values())
+        # idempotent, so a retried PUT cannot create a ticket twice.
         try:
-            response = self._target.client.request("PUT", "/tickets", body=body)
+            response = self._target.client.request(
+                "PUT", "/tickets", body=list(chunk.values())
+            )
         except orjson.JSONEncodeError as exc:
             raise TicketLoadError(self._describe_unencodable(chunk, exc)) from exc
         try:
@@ -283,8 +277,8 @@ class TicketUploader:
     ) -> None:
         store = self._target.fingerprints
         if store is not None and plan.deletes:
-            # Forgotten before the deletes go out: should the run die between
-            # the two, the next run sends the ticket again rather than skip it.
+            # The fingerprints go before the deletes, so a run that dies
+            # between the two sends the ticket again rather than skip it.
             source_keys = [("sourceId", source_id) for source_id in deleted_source_ids]
             store.forget([*plan.deletes, *source_keys])
 
@@ -354,7 +348,7 @@ class TicketUploader:
 
 
 def listing(entries: list[str]) -> str:
-    """Join up to `MAX_LISTED` entries with "; " and say how many more there are."""
+    """Join up to `MAX_LISTED` entries with "; ", and append how many were left out."""
     listed = "; ".join(entries[:MAX_LISTED])
     if len(entries) > MAX_LISTED:
         listed += f"; and {len(entries) - MAX_LISTED} more, each logged above"

@@ -184,8 +184,8 @@ def test_other_token_sends_all(tmp_path, sandbox, workspace, store_path):
         run.stderr
     )
     assert (
-        "holds fingerprints of 1 other API tokens and none of this one, so every "
-        "item is sent"
+        "has fingerprints only for other API tokens (1), so every item is sent and "
+        "remembered for this token."
     ) in run.stderr
 
 
