@@ -40,7 +40,8 @@ else:
 
 if TYPE_CHECKING:
     from target_planhat_tickets.report import StreamCounts
-    from target_planhat_tickets.target import LoadSettings, TargetPlanhatTickets
+    from target_planhat_tickets.settings import LoadSettings
+    from target_planhat_tickets.target import TargetPlanhatTickets
 
 __all__ = ["MAX_ITEMS_PER_PUT", "TicketLoadError", "TicketsSink"]
 

@@ -30,7 +30,8 @@ from target_planhat_tickets.response import (
 if TYPE_CHECKING:
     from target_planhat_tickets.batch import BatchPlan, RecordProblems
     from target_planhat_tickets.report import StreamCounts
-    from target_planhat_tickets.target import LoadSettings, TargetPlanhatTickets
+    from target_planhat_tickets.settings import LoadSettings
+    from target_planhat_tickets.target import TargetPlanhatTickets
 
 #: Planhat's limit on the items of one bulk upsert request.
 MAX_ITEMS_PER_PUT = 5_000
