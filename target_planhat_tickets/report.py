@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ class StreamCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Items not sent, because Planhat acknowledged the same JSON before.
+    unchanged_since_sent: int = 0
     invalid: int = 0
     rejected: int = 0
     #: Items that the API's counts leave out while no error names them.
@@ -33,16 +36,32 @@ class StreamCounts:
 
 
 class RunReport:
-    """Counts of every stream of one run, and the summary line built from them."""
+    """Counts of every stream of one run, and the summary line built from them.
 
-    def __init__(self, *, dry_run: bool) -> None:
-        """Create an empty report; `dry_run` changes what the summary lists."""
+    The sender thread updates the counts of requests while the main thread
+    updates those of records; no count is updated by both.
+    """
+
+    def __init__(self, *, dry_run: bool, fingerprints: bool = False) -> None:
+        """Create an empty report; `dry_run` and `fingerprints` change what it lists.
+
+        With `fingerprints`, the summary counts the items that a fingerprint
+        store kept from being sent again.
+        """
         self.dry_run = dry_run
+        self.fingerprints = fingerprints
         self.streams: dict[str, StreamCounts] = {}
+        #: Records received per stream when the batch that failed was handed
+        #: to the sender; None while no batch failed.
+        self.received_before_failure: dict[str, int] | None = None
 
     def stream(self, name: str) -> StreamCounts:
         """Return the counts of stream `name`, created on first use."""
         return self.streams.setdefault(name, StreamCounts())
+
+    def received_by_stream(self) -> dict[str, int]:
+        """Return the records received so far, by stream."""
+        return {name: counts.received for name, counts in self.streams.items()}
 
     @property
     def rejected_total(self) -> int:
@@ -75,15 +94,27 @@ class RunReport:
         if not self.streams:
             return f"{prefix}: no records received"
         parts = [
-            f"stream '{name}': {self._describe(counts)}"
+            f"stream '{name}': {self._describe(name, counts)}"
             for name, counts in self.streams.items()
+            if self.received_before_failure is None
+            or name in self.received_before_failure
         ]
         return f"{prefix}: {'; '.join(parts)}"
 
-    def _describe(self, counts: StreamCounts) -> str:
+    def _received(self, name: str, counts: StreamCounts) -> int:
+        # The main thread reads on while a batch is in flight. Records read
+        # after a failed batch was handed over were never sent or checked.
+        # The summary of a failed run therefore leaves them out, and the
+        # streams that began after it, as if reading stopped at that batch.
+        if self.received_before_failure is None:
+            return counts.received
+        return self.received_before_failure[name]
+
+    def _describe(self, name: str, counts: StreamCounts) -> str:
+        received = self._received(name, counts)
         if self.dry_run:
             fields = [
-                ("received", counts.received),
+                ("received", received),
                 ("would upsert", counts.would_upsert),
                 ("would delete", counts.would_delete),
                 ("skipped as invalid", counts.invalid),
@@ -91,10 +122,16 @@ class RunReport:
             ]
         else:
             fields = [
-                ("received", counts.received),
+                ("received", received),
                 ("created", counts.created),
                 ("updated", counts.updated),
                 ("unchanged", counts.unchanged),
+            ]
+            if self.fingerprints:
+                fields.append(
+                    ("unchanged since last sent", counts.unchanged_since_sent)
+                )
+            fields += [
                 ("skipped as invalid", counts.invalid),
                 ("rejected by the API", counts.rejected),
                 ("dropped silently by the API", counts.dropped_silently),
@@ -118,6 +155,10 @@ class DeadLetterFile:
         """Create a writer; with `path` None, writing does nothing."""
         self.path = path
         self.lines_written = 0
+        # Invalid records are written from the main thread and rejected ones
+        # from the sender thread. A long line can take several writes, so the
+        # lock keeps lines whole.
+        self._lock = threading.Lock()
 
     def write(
         self,
@@ -138,6 +179,8 @@ class DeadLetterFile:
             "errors": errors,
             "record": to_json_value(record),
         }
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        self.lines_written += 1
+        text = json.dumps(line, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as file:
+                file.write(text)
+            self.lines_written += 1

@@ -1,4 +1,4 @@
-"""The sink: batches of records sent as PUT /tickets and DELETE /tickets/{_id}."""
+"""The sink: batches of records planned here and sent by the target's sender thread."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ import logging
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-import orjson
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from planhat_api import PlanhatAPIError
 from target_planhat_tickets.batch import (
     BatchPlan,
     RecordProblems,
@@ -25,16 +22,15 @@ from target_planhat_tickets.compiled_validation import (
     CompiledSchemaValidator,
     compile_check,
 )
-from target_planhat_tickets.mapping import map_record
-from target_planhat_tickets.response import (
-    ItemKey,
-    UnexpectedResponseError,
-    UpsertOutcome,
-    describe_failures,
-    describe_key,
-    parse_upsert_response,
-)
+from target_planhat_tickets.mapping import DELETED_AT_FIELD, map_record
+from target_planhat_tickets.response import describe_key
 from target_planhat_tickets.timestamps import TimestampPlan
+from target_planhat_tickets.upload import (
+    MAX_ITEMS_PER_PUT,
+    MAX_LISTED,
+    TicketLoadError,
+    TicketUploader,
+)
 from target_planhat_tickets.validation import StreamSchemaValidator
 
 if sys.version_info >= (3, 12):
@@ -44,26 +40,22 @@ else:
 
 if TYPE_CHECKING:
     from target_planhat_tickets.report import StreamCounts
-    from target_planhat_tickets.target import LoadSettings, TargetPlanhatTickets
+    from target_planhat_tickets.settings import LoadSettings
+    from target_planhat_tickets.target import TargetPlanhatTickets
 
-#: Planhat's limit on the items of one bulk upsert request.
-MAX_ITEMS_PER_PUT = 5_000
-#: Records listed by name in one error message; the log names every one.
-_MAX_LISTED = 20
-
-
-class TicketLoadError(Exception):
-    """Records of a batch were not loaded, and the settings do not tolerate it."""
+__all__ = ["MAX_ITEMS_PER_PUT", "TicketLoadError", "TicketsSink"]
 
 
 class TicketsSink(BatchSink):
     """Load the records of any stream as Planhat tickets.
 
-    Each drained batch is mapped to the write model, validated, merged by
-    key, and sent in PUT requests of at most 5,000 items, one after another.
-    The sink raises `TicketLoadError` when the batch has invalid records
-    that may not be skipped, or when the run's API rejects exceed
-    `max_rejected_records`. The SDK then ends the run before it emits STATE.
+    Each drained batch is mapped to the write model, validated and merged by
+    key here, on the main thread. The target's sender thread then sends it
+    in PUT requests of at most 5,000 items, one after another, while the
+    next batch is read. A failed batch raises `TicketLoadError` or
+    `PlanhatAPIError` on the main thread, from the next batch or record, or
+    at the end of the input. The SDK then ends the run, and no STATE covers
+    the failed batch.
     """
 
     # The SDK's default is 10,000 records; one PUT takes at most 5,000.
@@ -81,6 +73,7 @@ class TicketsSink(BatchSink):
         self._target = target
         self._named_unsent_fields: set[str] = set()
         self._timestamp_plans: dict[int, TimestampPlan] = {}
+        self._uploader = TicketUploader(target, stream_name, self.logger)
 
     @property
     @override
@@ -185,6 +178,9 @@ class TicketsSink(BatchSink):
         records: list[dict[str, Any]] = context.get("records", [])
         settings = self._settings
         counts = self._counts
+        sender = self._target.sender
+
+        # Planning runs while the previous batch's requests are in flight.
         plan = plan_batch(
             records,
             same_workspace=settings.same_workspace,
@@ -192,29 +188,56 @@ class TicketsSink(BatchSink):
             first_ordinal=counts.batched + 1,
         )
         counts.batched += len(records)
+        deleted_source_ids = self._deleted_source_ids(records, plan)
+
+        # Logs, dead letters and errors of this batch follow the outcome of
+        # the previous one, as when batches were sent one by one.
+        sender.wait()
         self._log_plan(plan)
         self._handle_invalid(plan.invalid)
         blocking_invalid = [] if settings.skip_invalid_records else plan.invalid
 
         if settings.dry_run:
             self._log_dry_run(plan)
-            rejected: list[str] = []
-        else:
-            rejected = self._send_upserts(plan)
-            if blocking_invalid or self._over_tolerance():
-                if plan.deletes:
-                    self.logger.error(
-                        "Stream %s: %d deletes of this batch were not sent, because "
-                        "the batch failed",
-                        self.stream_name,
-                        len(plan.deletes),
-                    )
-            else:
-                self._send_deletes(plan)
+            if blocking_invalid:
+                msg = self._uploader.failure_message(blocking_invalid, [])
+                raise TicketLoadError(msg)
+            return
 
-        if blocking_invalid or self._over_tolerance():
-            msg = self._failure_message(blocking_invalid, rejected)
-            raise TicketLoadError(msg)
+        received = self._target.report.received_by_stream()
+
+        def send() -> None:
+            try:
+                self._uploader.send_batch(plan, blocking_invalid, deleted_source_ids)
+            except BaseException:
+                self._target.report.received_before_failure = received
+                raise
+
+        sender.submit(send)
+        if blocking_invalid:
+            # The batch fails once its valid records are sent, so the run
+            # stops here, as it would have without the sender thread.
+            sender.wait()
+
+    def _deleted_source_ids(
+        self, records: list[dict[str, Any]], plan: BatchPlan
+    ) -> list[str]:
+        """Return the sourceIds of the records that `plan` deletes.
+
+        Needed only to remove their fingerprints, so only with a store.
+        """
+        if self._target.fingerprints is None or not plan.deletes:
+            return []
+        deleted_ids = set(plan.deletes.values())
+        source_ids = []
+        for record in records:
+            if record.get(DELETED_AT_FIELD) is None:
+                continue
+            mapped = map_record(record, same_workspace=True)
+            source_id = mapped.item.get("sourceId")
+            if str(mapped.ticket_id) in deleted_ids and source_id is not None:
+                source_ids.append(str(source_id))
+        return source_ids
 
     def _log_plan(self, plan: BatchPlan) -> None:
         stream = self.stream_name
@@ -270,7 +293,7 @@ class TicketsSink(BatchSink):
     def _log_dry_run(self, plan: BatchPlan) -> None:
         items = list(plan.upserts.values())
         requests = -(-len(items) // MAX_ITEMS_PER_PUT)
-        keys = [describe_key(key) for key in list(plan.upserts)[:_MAX_LISTED]]
+        keys = [describe_key(key) for key in list(plan.upserts)[:MAX_LISTED]]
         self.logger.info(
             "Stream %s: dry run: would send %d items in %d PUT /tickets requests "
             "and %d DELETE /tickets/{_id} requests; first keys: %s",
@@ -286,192 +309,3 @@ class TicketsSink(BatchSink):
             )
         self._counts.would_upsert += len(items)
         self._counts.would_delete += len(plan.deletes)
-
-    def _send_upserts(self, plan: BatchPlan) -> list[str]:
-        """Send the items in PUTs of at most 5,000 and return the failed ones.
-
-        Each failed item is described as "key: message".
-        """
-        entries = list(plan.upserts.items())
-        rejected: list[str] = []
-        for start in range(0, len(entries), MAX_ITEMS_PER_PUT):
-            chunk = dict(entries[start : start + MAX_ITEMS_PER_PUT])
-            outcome = self._put(chunk)
-            rejected.extend(self._record_outcome(outcome, chunk))
-
-            remaining = len(entries) - start - len(chunk)
-            if self._over_tolerance() and remaining:
-                self.logger.error(
-                    "Stream %s: %d items of this batch were not sent, because the API "
-                    "rejected more records than max_rejected_records allows",
-                    self.stream_name,
-                    remaining,
-                )
-                break
-        return rejected
-
-    def _put(self, chunk: dict[ItemKey, dict[str, Any]]) -> UpsertOutcome:
-        # The client paces and retries each request; bulk upserts are
-        # idempotent, so a retried PUT cannot create a ticket twice.
-        try:
-            response = self._target.client.request(
-                "PUT", "/tickets", body=list(chunk.values())
-            )
-        except orjson.JSONEncodeError as exc:
-            raise TicketLoadError(self._describe_unencodable(chunk, exc)) from exc
-        try:
-            return parse_upsert_response(response.data, list(chunk))
-        except UnexpectedResponseError as exc:
-            raise PlanhatAPIError(str(exc), status=response.status) from exc
-
-    def _record_outcome(
-        self,
-        outcome: UpsertOutcome,
-        chunk: dict[ItemKey, dict[str, Any]],
-    ) -> list[str]:
-        counts = self._counts
-        counts.created += outcome.created
-        counts.updated += outcome.updated
-        counts.unchanged += outcome.unchanged
-        counts.rejected += len(outcome.rejects)
-        counts.dropped_silently += outcome.lost
-        self.logger.info(
-            "Stream %s: PUT /tickets with %d items: created %d, updated %d, "
-            "unchanged %d, rejected %d, dropped silently %d",
-            self.stream_name,
-            len(chunk),
-            outcome.created,
-            outcome.updated,
-            outcome.unchanged,
-            len(outcome.rejects),
-            outcome.lost,
-        )
-        if outcome.surplus:
-            self.logger.warning(
-                "Stream %s: the response counts %d more items than were sent; the "
-                "API's response format may have changed",
-                self.stream_name,
-                outcome.surplus,
-            )
-
-        failures = describe_failures(outcome, len(chunk))
-        for failure in failures:
-            self._report_failure(failure.key, failure.log_text, chunk)
-        return [failure.listed for failure in failures]
-
-    def _report_failure(
-        self,
-        key: ItemKey | None,
-        log_text: str,
-        chunk: dict[ItemKey, dict[str, Any]],
-    ) -> None:
-        tolerated = not self._over_tolerance()
-        self.logger.log(
-            logging.WARNING if tolerated else logging.ERROR,
-            "Stream %s: %s",
-            self.stream_name,
-            log_text,
-        )
-        item = chunk.get(key) if key is not None else None
-        if item is not None:
-            self._target.dead_letters.write(
-                stream=self.stream_name,
-                key=describe_key(key),
-                reason="rejected",
-                errors=[log_text],
-                record=item,
-            )
-
-    def _describe_unencodable(
-        self,
-        chunk: dict[ItemKey, dict[str, Any]],
-        error: orjson.JSONEncodeError,
-    ) -> str:
-        # Runs only after the whole batch failed to encode, so the normal
-        # path pays nothing for finding the culprits one by one.
-        culprits = []
-        for key, item in chunk.items():
-            try:
-                orjson.dumps(item)
-            except orjson.JSONEncodeError:
-                culprits.append(describe_key(key))
-        return (
-            f"Stream {self.stream_name!r}: {', '.join(culprits)} cannot be sent as "
-            f"JSON ({error}), usually text holding a lone UTF-16 surrogate such as "
-            "\\ud800. Fix the value in the source, or remove the field with a stream "
-            "map. Nothing of this batch was sent."
-        )
-
-    def _send_deletes(self, plan: BatchPlan) -> None:
-        counts = self._counts
-        absent_before = counts.already_absent
-        for ticket_id in plan.deletes.values():
-            # NOTE: the API returns 404 for an unknown _id and also for a wrong
-            # path, so a batch of only deletes cannot tell the two apart.
-            response = self._target.client.request(
-                "DELETE",
-                f"/tickets/{quote(ticket_id, safe='')}",
-                accept_statuses=frozenset({404}),
-            )
-            if response.status == 404:
-                counts.already_absent += 1
-                self.logger.info(
-                    "Stream %s: ticket _id %r was already absent (404)",
-                    self.stream_name,
-                    ticket_id,
-                )
-            else:
-                counts.deleted += 1
-        if plan.deletes:
-            absent = counts.already_absent - absent_before
-            self.logger.info(
-                "Stream %s: DELETE /tickets/{_id} for %d tickets: deleted %d, "
-                "already absent %d",
-                self.stream_name,
-                len(plan.deletes),
-                len(plan.deletes) - absent,
-                absent,
-            )
-
-    def _over_tolerance(self) -> bool:
-        return self._target.report.rejected_total > self._settings.max_rejected_records
-
-    def _failure_message(
-        self, invalid: list[RecordProblems], rejected: list[str]
-    ) -> str:
-        parts = [f"Stream '{self.stream_name}':"]
-        fixes = []
-        if invalid:
-            listed = [
-                f"{record.label} ({'; '.join(record.problems)})" for record in invalid
-            ]
-            parts.append(
-                f"{len(invalid)} invalid records were not sent: {_listing(listed)}."
-            )
-            fixes.append(
-                "Fix the invalid records (stream maps can rename or fill fields), "
-                "or set skip_invalid_records to true to skip them",
-            )
-        if self._over_tolerance():
-            total = self._target.report.rejected_total
-            limit = self._settings.max_rejected_records
-            parts.append(
-                f"The API rejected or dropped {total} records in this run, more than "
-                f"max_rejected_records ({limit}) allows; in this batch: "
-                f"{_listing(rejected)}.",
-            )
-            fixes.append(
-                "fix the records the API rejected, or raise max_rejected_records to "
-                "tolerate rejects",
-            )
-        advice = "; ".join(fixes)
-        parts.append(f"{advice[0].upper()}{advice[1:]}.")
-        parts.append("No STATE was emitted for this batch or any later one.")
-        return " ".join(parts)
-
-
-def _listing(entries: list[str]) -> str:
-    listed = "; ".join(entries[:_MAX_LISTED])
-    if len(entries) > _MAX_LISTED:
-        listed += f"; and {len(entries) - _MAX_LISTED} more, each logged above"
-    return listed
