@@ -99,8 +99,15 @@ def read_all_by_id(
             return
 
         last_id = max(last_id or "", page[-1][ID_KEY])
-        # Overlap by one ticket: the next page must contain the last one read.
-        offset += limit - 1
+        offset = next_offset_by_id(offset, limit)
+
+
+def next_offset_by_id(offset: int, limit: int) -> int:
+    """Return the offset of the page after a full one in a read by `_id`.
+
+    Pages overlap by one ticket: the next page must contain the last one read.
+    """
+    return offset + limit - 1
 
 
 def _starts_at_or_before(page: list[Ticket], last_id: str) -> bool:
