@@ -1,10 +1,10 @@
-"""Measure a full tap sync when every page request takes a second to answer.
+"""Measure a full tap sync when every page request takes a second.
 
     python -m benchmarks.latency [--tickets 200000] [--page-size 10000]
                                  [--delay 1.0] [--in-flight 4 1] [--runs 1]
 
-Planhat answers a page of 10,000 tickets in about a second, while the
-sandbox on 127.0.0.1 answers in milliseconds. This benchmark adds the
+Planhat takes about a second to return a page of 10,000 tickets, while
+the sandbox on 127.0.0.1 takes milliseconds. This benchmark adds the
 sandbox's `delay` fault to every GET /tickets, so the time that the tap
 waits for pages shows, and runs the real tap CLI once per value of
 `max_requests_in_flight`. It prints, per run, the wall and CPU seconds,

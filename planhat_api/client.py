@@ -72,8 +72,8 @@ class PlanhatClient:
     dropped connections and bodies that are cut short or not valid JSON.
     Other 4xx statuses fail at once with a message naming what to check.
 
-    Safe to use from several threads at once: the counters are updated under
-    a lock, and each request borrows a `requests.Session` that no other
+    Safe to use from several threads at once. The counters are updated
+    under a lock. Each request borrows a `requests.Session` that no other
     request uses at the same time, because requests does not promise that
     one Session can be shared between threads.
     """
@@ -288,10 +288,9 @@ class PlanhatClient:
 def _read_whole_body(response: requests.Response) -> bytes:
     """Read the body of a streamed response in one piece.
 
-    `response.content` reads 10 KB chunks and joins them, which holds a body
-    twice for a moment and, in worker threads, leaves freed chunks in each
-    thread's malloc arena: about 40 MB more peak memory per request in
-    flight for pages of 19 MB. One read of the whole body allocates it once.
+    `response.content` reads 10 KB chunks and joins them, so a body is in
+    memory twice for a moment. In worker threads, the freed chunks also stay
+    in each thread's malloc arena. One read of the whole body allocates it once.
     Errors are mapped as `response.content` maps them.
     """
     return b"".join(response.iter_content(chunk_size=None))
@@ -306,9 +305,9 @@ def _checked_body(
             _JSON_CHECK.decode(content)
         except msgspec.DecodeError:
             # orjson's message, so that the failure reads as in `_parse_body`.
-            # NOTE: orjson may accept a body that the check rejects, or reject
-            # one that it accepts (invalid UTF-8 inside a string passes the
-            # check); callers must handle a parse error of the bytes.
+            # NOTE: the two parsers disagree on some bodies. Invalid UTF-8
+            # inside a string passes the check, so callers must handle a
+            # parse error of the bytes.
             try:
                 with paused_collection():
                     orjson.loads(content)

@@ -50,7 +50,7 @@ class TicketPages:
         max_in_flight: int,
         logger: logging.Logger,
     ) -> None:
-        """Create the page requests for `client`; `select` is the API's `select`."""
+        """Create the page requests of `client`, with the API's `select` parameter."""
         self._client = client
         self._select = select
         self._logger = logger
@@ -66,7 +66,7 @@ class TicketPages:
         return 0 if self._prefetcher is None else self._prefetcher.discarded_pages
 
     def fetch(self, query: PageQuery) -> FetchedPage:
-        """Return the page that `query` asks for.
+        """Return the page of `query`.
 
         Raises:
             PlanhatAPIError: as `PlanhatClient.request` does.

@@ -1,13 +1,14 @@
-"""Requests for the pages of a read by `_id`, sent before the reader asks for them.
+"""Requests for the pages of a read by `_id`, sent before the reader needs them.
 
-A read by `_id` knows its offsets in advance as long as no page fails the
-continuity check: each page starts at the last ticket of the one before
-(`next_offset_by_id`). `PagePrefetcher` keeps the requests of the next pages
-in flight in worker threads while the reader works through the current one,
-and hands each page's body to the reader when the reader asks for that
-offset. The reader still checks every page in order. When it asks for
-another offset than the one requested ahead, after a step-back or at the
-start of another read, the pages requested ahead are discarded.
+The offsets of a read by `_id` are known in advance as long as no page
+fails the continuity check, because each page starts at the last ticket of
+the one before (`next_offset_by_id`). `PagePrefetcher` keeps the requests
+of the next pages in flight in worker threads while the reader works
+through the current one, and hands each page's body to the reader when the
+reader requests that offset. The reader still checks every page in order.
+When it requests another offset than the one requested ahead, after a
+step-back or at the start of another read, the pages requested ahead are
+discarded.
 
 Bounds, with `max_in_flight` N:
 
@@ -51,7 +52,7 @@ class PageQuery:
     limit: int
 
     def next_by_id(self) -> PageQuery:
-        """Return the query of the page that a read by `_id` asks for next."""
+        """Return the query of the page that a read by `_id` requests next."""
         return replace(self, offset=next_offset_by_id(self.offset, self.limit))
 
 
@@ -64,8 +65,8 @@ class RawPage:
     received_at: datetime
 
 
-#: Send one page request and return its body; runs in a worker thread.
-#: Setting the event cancels the request before its next attempt.
+#: Send one page request and return its body, in a worker thread. Setting
+#: the event cancels the request before its next attempt.
 FetchBody = Callable[[PageQuery, threading.Event], RawPage]
 
 
@@ -76,7 +77,7 @@ class PagePrefetcher:
     """
 
     def __init__(self, fetch_body: FetchBody, max_in_flight: int) -> None:
-        """Create a prefetcher; the worker threads start with the first request.
+        """Create a prefetcher. The worker threads start with the first request.
 
         Raises:
             ValueError: if `max_in_flight` is less than 2, which leaves
@@ -89,7 +90,7 @@ class PagePrefetcher:
             raise ValueError(msg)
         self._fetch_body = fetch_body
         self._max_in_flight = max_in_flight
-        # Requested ahead, in the order the reader will ask for them.
+        # Requested ahead, in the order the reader will request them.
         self._ahead: deque[_PendingPage] = deque()
         self._queue: queue.SimpleQueue[_PendingPage | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
@@ -99,7 +100,7 @@ class PagePrefetcher:
         self.discarded_pages = 0
 
     def page(self, query: PageQuery) -> RawPage:
-        """Return the page that `query` asks for, and request the pages after it.
+        """Return the page of `query`, and request the pages after it.
 
         Blocks until the page has arrived.
 
@@ -175,7 +176,7 @@ class PagePrefetcher:
                 page = self._fetch_body(pending.query, pending.cancel)
             except BaseException as error:
                 # Handed to the reader, which raises it if it still needs the
-                # page; a worker must never die with its page unanswered.
+                # page. A worker must never exit with its page unanswered.
                 pending.fail(error)
             else:
                 pending.succeed(page)

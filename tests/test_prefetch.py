@@ -15,7 +15,7 @@ JOIN_SECONDS = 30
 
 
 class FakeApi:
-    """Answer page requests with their offset as the body; count what is in flight."""
+    """Return each page's offset as its body, and count the requests in flight."""
 
     def __init__(self, *, failing_offsets=(), hold=False):
         self.failing_offsets = set(failing_offsets)

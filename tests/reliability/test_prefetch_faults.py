@@ -1,11 +1,11 @@
 """Full syncs with several page requests in flight, against the sandbox.
 
 The tap requests the pages of a read by `_id` ahead of the reader. These
-tests show that it emits the same tickets as one request after another,
-sends at most `max_requests_in_flight - 1` requests past the last page,
-still steps back after deletes behind the offset, treats faults on pages
-requested ahead as it treats them one request after another, stops at once
-on SIGTERM, and stays within the rate limit.
+tests show that it emits the same tickets as one request after another and
+sends at most `max_requests_in_flight - 1` requests past the last page. It
+still steps back after deletes behind the offset, and it treats faults on
+pages requested ahead as it treats them one request after another. It
+stops at once on SIGTERM and stays within the rate limit.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.singer_io import run_tap
 
 TICKETS = 1_000
 PAGE_SIZE = 100
-#: Offsets 0, 99, ..., 990: the eleventh page holds the last 10 tickets.
+#: Offsets 0, 99, ..., 990: the eleventh page contains the last 10 tickets.
 PAGES = 11
 IN_FLIGHT = 4
 ATTEMPTS = 4
@@ -79,9 +79,10 @@ def test_step_back_after_deletes_behind_offset(tmp_path, sandbox, workspace_fact
     workspace = workspace_factory(tickets=TICKETS, seed=22)
     before = {t["_id"] for t in workspace.tickets()}
     # The fifth request can only be sent once the reader has taken the first
-    # page, so every page requested after the reader took page 5 sees the
-    # delete. That page starts past the last ticket of the page before it,
-    # which was served before the delete: the reader must step back.
+    # page, so every page requested after the reader took page 5 is served
+    # after the delete. The first such page starts past the last ticket of
+    # the page before it, which was served before the delete, so the reader
+    # must step back.
     inject({"kind": "change", "method": "GET", "first": IN_FLIGHT + 1, "action": "delete", "count": 5, "pick": "lowest-id"})
 
     run = run_tap(tmp_path, config_for(sandbox, workspace))
