@@ -1,7 +1,7 @@
 """Measure a full tap sync when every page request takes a second.
 
     python -m benchmarks.latency [--tickets 200000] [--page-size 10000]
-                                 [--delay 1.0] [--in-flight 4 1] [--runs 1]
+                                 [--delay 1.0] [--in-flight 6 1] [--runs 1]
 
 Planhat takes about a second to return a page of 10,000 tickets, while
 the sandbox on 127.0.0.1 takes milliseconds. This benchmark adds the
@@ -28,6 +28,7 @@ from pathlib import Path
 from benchmarks.replies import PreparedReplies
 from benchmarks.run import SEED, TAP, TOKEN, WORKSPACE, Bench, Measurement
 from planhat_sandbox import Exchange, Fault, FaultHook, Reply, Sandbox
+from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT
 
 #: The tap's default, so that the runs show the rate limit's cost too.
 MAX_REQUESTS_PER_MINUTE = 200
@@ -61,8 +62,8 @@ def main() -> None:
         "--in-flight",
         type=int,
         nargs="+",
-        default=[4, 1],
-        help="values of max_requests_in_flight to run, in order",
+        default=[DEFAULT_REQUESTS_IN_FLIGHT, 1],
+        help="values of max_requests_in_flight to run, in order (default: 6 1)",
     )
     parser.add_argument("--runs", type=int, default=1, help="timed runs of each value")
     arguments = parser.parse_args()
