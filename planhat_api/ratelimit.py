@@ -42,10 +42,16 @@ class RateLimiter:
         #: Seconds spent waiting for a free slot, summed over all calls.
         self.total_wait_seconds = 0.0
 
-    def acquire(self) -> float:
-        """Block until a request may go out, record it, and return the wait (s)."""
+    def acquire(self, stop: threading.Event | None = None) -> float | None:
+        """Block until a request may go out, record it, and return the wait (s).
+
+        With `stop`, the wait ends as soon as `stop` is set: the call then
+        returns None and records no request.
+        """
         waited = 0.0
         while True:
+            if stop is not None and stop.is_set():
+                return None
             with self._lock:
                 now = self._clock()
                 wait = self._wait_needed(now)
@@ -54,7 +60,12 @@ class RateLimiter:
                         sent.append(now)
                     self.total_wait_seconds += waited
                     return waited
-            self._sleep(wait)
+            # Threads that find no free slot sleep outside the lock and
+            # check again, so each send time is taken and recorded under it.
+            if stop is None:
+                self._sleep(wait)
+            else:
+                stop.wait(wait)
             waited += wait
 
     def _wait_needed(self, now: float) -> float:

@@ -86,7 +86,11 @@ def read_all_by_id(
         page = fetch(ID_KEY, offset, limit)
         stats.pages += 1
 
-        if offset > 0 and last_id is not None and not _starts_at_or_before(page, last_id):
+        if (
+            offset > 0
+            and last_id is not None
+            and not _starts_at_or_before(page, last_id)
+        ):
             offset = stepper.back_from(offset)
             continue
         stepper.reset()
@@ -99,8 +103,15 @@ def read_all_by_id(
             return
 
         last_id = max(last_id or "", page[-1][ID_KEY])
-        # Overlap by one ticket: the next page must contain the last one read.
-        offset += limit - 1
+        offset = next_offset_by_id(offset, limit)
+
+
+def next_offset_by_id(offset: int, limit: int) -> int:
+    """Return the offset of the page after a full one in a read by `_id`.
+
+    Pages overlap by one ticket: the next page must contain the last one read.
+    """
+    return offset + limit - 1
 
 
 def _starts_at_or_before(page: list[Ticket], last_id: str) -> bool:
@@ -160,7 +171,7 @@ def read_changed_since(
 
         run_value = _updated(page[-1])
         run_start = _tail_run_start(page)
-        if run_start >= 2:  # noqa: PLR2004
+        if run_start >= 2:
             bound = run_value
             offset += run_start - 1
             continue
@@ -170,7 +181,9 @@ def read_changed_since(
         stats.tie_run_passes += 1
         rest = (
             ticket
-            for ticket in read_all_by_id(fetch, limit, stats, max_step_backs=max_step_backs)
+            for ticket in read_all_by_id(
+                fetch, limit, stats, max_step_backs=max_step_backs
+            )
             if _updated(ticket) <= run_value
         )
         yield from _new_tickets(rest, cutoff, emitted)

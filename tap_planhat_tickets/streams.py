@@ -23,12 +23,14 @@ from planhat_api.progress import (
     ProgressLog,
     format_seconds,
 )
+from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT, TicketPages
 from tap_planhat_tickets.paging import (
     PagingStats,
     Ticket,
     read_all_by_id,
     read_changed_since,
 )
+from tap_planhat_tickets.prefetch import PageQuery
 from tap_planhat_tickets.record_path import (
     exclusive_boolean_properties,
     passes_records_unchanged,
@@ -129,16 +131,36 @@ class TicketsStream(Stream):
         stats = PagingStats()
         requests_before = self.client.request_count
         progress = self._start_progress()
+        # The settings schema allows null, which means the default. A dry run
+        # such as `--test` stops after a few records, so it requests no page
+        # ahead.
+        in_flight = self.config.get("max_requests_in_flight")
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            in_flight = 1
+        # Every page request of this sync goes through `_fetch_page` and this
+        # object, which requests the pages of reads by `_id` ahead.
+        self._pages = TicketPages(
+            self.client,
+            select=self._api_select(),
+            max_in_flight=in_flight or DEFAULT_REQUESTS_IN_FLIGHT,
+            logger=self.logger,
+        )
 
-        for company_filter in self._company_filters():
-            fetch = functools.partial(self._fetch_page, company_filter)
-            if cutoff is None:
-                tickets = read_all_by_id(fetch, page_size, stats)
-            else:
-                tickets = read_changed_since(fetch, page_size, cutoff, stats)
-            for ticket in tickets:
-                progress.records += 1
-                yield ticket
+        try:
+            for company_filter in self._company_filters():
+                fetch = functools.partial(self._fetch_page, company_filter)
+                if cutoff is None:
+                    tickets = read_all_by_id(fetch, page_size, stats)
+                else:
+                    tickets = read_changed_since(fetch, page_size, cutoff, stats)
+                for ticket in tickets:
+                    progress.records += 1
+                    yield ticket
+                self._pages.end_read()
+        finally:
+            # Also on an error and when the SDK stops reading early: cancel
+            # the requests not yet sent.
+            self._pages.close()
 
         if cutoff is None and table_version is not None:
             # Every ticket of this version has been written, so a loader may
@@ -148,7 +170,8 @@ class TicketsStream(Stream):
 
         self.logger.info(
             "Read %s tickets (%s) in %d requests: %d pages, %d step-backs, "
-            "%d passes for long runs of equal updateDate, %d retries, %s elapsed",
+            "%d passes for long runs of equal updateDate, %d retries, "
+            "%d pages requested ahead and not used, %s elapsed",
             format(progress.records, ","),
             "full" if cutoff is None else f"updated since {cutoff}",
             self.client.request_count - requests_before,
@@ -156,6 +179,7 @@ class TicketsStream(Stream):
             stats.step_backs,
             stats.tie_run_passes,
             self.client.retry_count,
+            self._pages.discarded_pages,
             format_seconds(progress.elapsed_seconds),
         )
 
@@ -304,7 +328,9 @@ class TicketsStream(Stream):
         candidates: list[datetime] = []
         bookmark = self.get_context_state(context).get("replication_key_value")
         if bookmark:
-            lookback = timedelta(minutes=int(self.config.get("lookback_window_minutes", 10)))
+            lookback = timedelta(
+                minutes=int(self.config.get("lookback_window_minutes", 10))
+            )
             candidates.append(self._parse_bookmark(str(bookmark)) - lookback)
         if start_date := self.config.get("start_date"):
             candidates.append(parse_timestamp(str(start_date)))
@@ -368,23 +394,17 @@ class TicketsStream(Stream):
         offset: int,
         limit: int,
     ) -> list[Ticket]:
-        params: dict[str, str | int] = {"limit": limit, "offset": offset, "sort": sort}
-        if select := self._api_select():
-            params["select"] = select
-        if company_filter:
-            params["companyId"] = company_filter
-
         self._progress.log_if_due()
-        response = self.client.request("GET", "/tickets", params=params)
-        self._page_received_at = utc_now()
-        if not isinstance(response.data, list):
+        page = self._pages.fetch(PageQuery(company_filter, sort, offset, limit))
+        self._page_received_at = page.received_at
+        if not isinstance(page.data, list):
             msg = (
-                f"GET /tickets returned a JSON {type(response.data).__name__}, not the "
+                f"GET /tickets returned a JSON {type(page.data).__name__}, not the "
                 "array of tickets the API sends. Check that api_url points at the "
                 "Planhat API."
             )
-            raise PlanhatAPIError(msg, status=response.status)
-        return [self._normalise(ticket) for ticket in response.data]
+            raise PlanhatAPIError(msg, status=page.status)
+        return [self._normalise(ticket) for ticket in page.data]
 
     def _normalise(self, ticket: Ticket) -> Ticket:
         """Keep fields the schema does not list, and fix the updateDate format.

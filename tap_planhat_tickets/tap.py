@@ -14,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from planhat_api import ClientSettings, settings_schema
 from planhat_api.collection import fewer_collections
 from planhat_api.progress import PROGRESS_INTERVAL_SETTING
+from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT
 from tap_planhat_tickets.streams import TicketsStream
 from tap_planhat_tickets.timestamps import parse_timestamp
 from tap_planhat_tickets.writer import MessageWriter
@@ -25,6 +26,8 @@ else:
 
 #: The API's largest page.
 MAX_PAGE_SIZE = 10_000
+#: Planhat documents bursts of up to 50 parallel requests.
+MAX_REQUESTS_IN_FLIGHT = 50
 
 TAP_SETTINGS = th.PropertiesList(
     th.Property(
@@ -55,6 +58,19 @@ TAP_SETTINGS = th.PropertiesList(
             "Tickets per GET request, 1 to 10,000. The API's rate limit counts "
             "requests, not tickets, so the largest page reads fastest; lower it only "
             "when pages time out."
+        ),
+    ),
+    th.Property(
+        "max_requests_in_flight",
+        th.IntegerType(minimum=1, maximum=MAX_REQUESTS_IN_FLIGHT),
+        default=DEFAULT_REQUESTS_IN_FLIGHT,
+        title="Max requests in flight",
+        description=(
+            "Page requests of a full sync that may be in flight at once, 1 to 50: "
+            "the tap requests the next pages while it writes the current one. 1 "
+            "sends one request after another. Each one adds up to one raw page to "
+            "memory, about 19 MB at 10,000 tickets. Every request still counts "
+            "against max_requests_per_minute."
         ),
     ),
     th.Property(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
+import threading
 import time
 
 import pytest
@@ -12,8 +14,9 @@ from planhat_api import (
     PlanhatAPIError,
     PlanhatClient,
     PlanhatRetriesExhaustedError,
+    RateLimiter,
 )
-from planhat_api.client import _parse_retry_after
+from planhat_api.client import RequestCancelledError, _parse_retry_after
 from tests.scripted_server import Reply, ScriptedServer
 
 TOKEN = "secret-token-123"
@@ -155,3 +158,85 @@ def test_retry_after_http_date_parsed():
 
 def test_retry_after_garbage_ignored():
     assert _parse_retry_after("soon") is None
+
+
+def test_unparsed_body_returned_as_bytes():
+    waits: list[float] = []
+    with ScriptedServer([Reply(body=b'[{"_id": "a"}]')]) as server:
+        response = make_client(server.url, waits=waits).request("GET", "/tickets", parse_body=False)
+
+    assert response.data == b'[{"_id": "a"}]'
+    assert response.status == 200
+
+
+@pytest.mark.parametrize("parse_body", [True, False])
+def test_invalid_json_message_same_unparsed(parse_body):
+    waits: list[float] = []
+    with ScriptedServer([Reply(body=b'[{"_id": "a"')]) as server:
+        client = make_client(server.url, waits=waits, attempts=2)
+        with pytest.raises(PlanhatRetriesExhaustedError) as raised:
+            client.request("GET", "/tickets", parse_body=parse_body)
+
+    assert "failed after 2 attempts; last error: invalid JSON in a 12-byte body: unexpected end of data" in str(raised.value)
+    assert len(server.received) == 2
+
+
+def test_unparsed_truncated_body_retried():
+    waits: list[float] = []
+    with ScriptedServer([Reply(body=b'[{"_id": "a"}', truncate_by=50), Reply(body=b"[]")]) as server:
+        client = make_client(server.url, waits=waits)
+        response = client.request("GET", "/tickets", parse_body=False)
+
+    assert response.data == b"[]"
+    assert len(waits) == 1
+    assert client.retry_count == 1
+
+
+def test_unparsed_client_error_names_body():
+    waits: list[float] = []
+    with ScriptedServer([Reply(400, b'{"error":"bad sort"}')]) as server:
+        client = make_client(server.url, waits=waits)
+        with pytest.raises(PlanhatAPIError, match="bad sort"):
+            client.request("GET", "/tickets", parse_body=False)
+
+
+def test_stop_cancels_retry_wait():
+    stop = threading.Event()
+    settings = ClientSettings(base_url="", api_token=TOKEN, retry_initial_wait_seconds=600, retry_max_wait_seconds=600)
+    with ScriptedServer([Reply(503, b"down")]) as server:
+        client = PlanhatClient(dataclasses.replace(settings, base_url=server.url), user_agent="test/0")
+        threading.Timer(0.2, stop.set).start()
+        with pytest.raises(RequestCancelledError, match="cancelled before a retry"):
+            client.request("GET", "/tickets", stop=stop)
+
+    assert len(server.received) == 1
+
+
+def test_stop_set_before_sending():
+    stop = threading.Event()
+    stop.set()
+    with ScriptedServer([Reply(body=b"[]")]) as server:
+        client = make_client(server.url, waits=[])
+        with pytest.raises(RequestCancelledError, match="cancelled before sending"):
+            client.request("GET", "/tickets", stop=stop)
+
+    assert server.received == []
+    assert client.request_count == 0
+
+
+def test_counters_exact_under_threads():
+    # Every tenth reply is a 503, so both counters move; enough attempts
+    # that no request runs out of them.
+    replies = [Reply(503, b"down") if n % 10 == 5 else Reply(body=b"[]") for n in range(400)]
+    with ScriptedServer(replies) as server:
+        client = make_client(server.url, waits=[], attempts=20)
+        # Out of the way of 200 requests and their retries.
+        client._limiter = RateLimiter(100_000, 10_000)
+        workers = [threading.Thread(target=lambda: [client.request("GET", "/tickets") for _ in range(25)]) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+
+    assert client.request_count == len(server.received)
+    assert client.retry_count == client.request_count - 8 * 25

@@ -124,7 +124,11 @@ def stop_tap(process, stdout_path, stderr_path, stop_signal):
 def test_tap_interrupted_full_sync_resumes(tmp_path, sandbox, workspace_factory, inject, stop_signal):
     # 25,000 tickets make the SDK write a STATE after 10,000 and 20,000 records.
     workspace = workspace_factory(tickets=25_000, seed=11)
-    config = tap_config(sandbox, workspace, page_size=2_000)
+    # One request after another, so that the tap has read 11 pages when the
+    # twelfth request arrives. With pages requested ahead it would arrive
+    # three pages earlier. test_prefetch_faults.py stops a tap with pages in
+    # flight.
+    config = tap_config(sandbox, workspace, page_size=2_000, max_requests_in_flight=1)
     hook = inject({"kind": "delay", "seconds": 120, "method": "GET", "first": 12})
 
     process, *outputs = start_tap(tmp_path, config, None)

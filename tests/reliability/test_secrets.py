@@ -23,7 +23,9 @@ FAULTS = {
     "403": {"kind": "status", "status": 403, "times": None},
     "closed mid-response": {"kind": "disconnect", "times": None},
     "truncated JSON": {"kind": "truncate", "times": None},
-    "429 with a long Retry-After": {"kind": "status", "status": 429, "retry_after": "999"},
+    # Every request from the second on, so that the fault hits a page the
+    # sync needs even when pages past the last one are requested ahead.
+    "429 with a long Retry-After": {"kind": "status", "status": 429, "retry_after": "999", "times": None},
 }
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT
 from tap_planhat_tickets.timestamps import format_timestamp, parse_timestamp
 from tests.singer_io import run_tap
 from tests.tap.conftest import tap_config
@@ -28,7 +29,7 @@ def test_full_sync_returns_every_ticket_once(tmp_path, sandbox, workspace_factor
 def test_full_sync_ends_on_short_page(tmp_path, sandbox, workspace_factory):
     workspace = workspace_factory(tickets=2_500)
 
-    run_tap(tmp_path, tap_config(sandbox, workspace, page_size=1_000))
+    run_tap(tmp_path, tap_config(sandbox, workspace, page_size=1_000, max_requests_in_flight=1))
 
     gets = get_requests(sandbox, workspace)
     # Pages overlap by one ticket: offsets 0, 999 and 1998; the third returns 502.
@@ -37,14 +38,17 @@ def test_full_sync_ends_on_short_page(tmp_path, sandbox, workspace_factory):
     assert {r.query["sort"] for r in gets} == {"_id"}
 
 
-def test_full_sync_of_empty_workspace(tmp_path, sandbox, workspace_factory):
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_full_sync_of_empty_workspace(tmp_path, sandbox, workspace_factory, in_flight):
     workspace = workspace_factory(tickets=0)
 
-    run = run_tap(tmp_path, tap_config(sandbox, workspace))
+    run = run_tap(tmp_path, tap_config(sandbox, workspace, max_requests_in_flight=in_flight))
 
     assert run.returncode == 0, run.stderr
     assert run.records == []
-    assert len(get_requests(sandbox, workspace)) == 1
+    # The empty first page is the last one; the pages requested ahead with it
+    # are the only extra requests.
+    assert 1 <= len(get_requests(sandbox, workspace)) <= in_flight
 
 
 def test_records_keep_values_as_stored(tmp_path, sandbox, workspace_factory):
@@ -75,7 +79,9 @@ def test_full_sync_of_100k_costs_11_requests(tmp_path, sandbox, workspace_factor
 
     assert run.returncode == 0, run.stderr
     assert len(set(run.record_ids())) == 100_000
-    assert len(get_requests(sandbox, workspace)) <= 11
+    assert "11 pages, 0 step-backs" in run.stderr
+    # The 11 pages, and the pages requested ahead past the last one.
+    assert len(get_requests(sandbox, workspace)) <= 11 + DEFAULT_REQUESTS_IN_FLIGHT - 1
 
 
 @pytest.mark.slow
