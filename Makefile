@@ -73,8 +73,10 @@ test: $(VENV_STAMP) ## Run the test suite; pytest's exit status 5 (no tests ran)
 	exit "$$status"
 
 .PHONY: bench
-bench: $(VENV_STAMP) ## Benchmark tap and target against the sandbox (about 4 minutes)
+bench: $(VENV_STAMP) ## Run every benchmark against the sandbox (about 8 minutes)
 	$(VENV_BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(VENV_BIN)/python -m benchmarks.latency
+	$(VENV_BIN)/python -m benchmarks.fingerprints
 
 .PHONY: clean
 clean: ## Remove the demo's files and the Meltano plugins (keeps .venv)

@@ -26,8 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.bench import SEED, TAP, TARGET, TOKEN, WORKSPACE, Bench
 from benchmarks.replies import PreparedReplies
-from benchmarks.run import SEED, TAP, TARGET, TOKEN, WORKSPACE, Bench, Measurement
+from benchmarks.report import Measurement
 from planhat_sandbox import Sandbox
 
 

@@ -25,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.bench import SEED, TAP, TOKEN, WORKSPACE, Bench
 from benchmarks.replies import PreparedReplies
-from benchmarks.run import SEED, TAP, TOKEN, WORKSPACE, Bench, Measurement
+from benchmarks.report import Measurement
 from planhat_sandbox import Exchange, Fault, FaultHook, Reply, Sandbox
 from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT
 

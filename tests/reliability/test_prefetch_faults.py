@@ -21,7 +21,7 @@ from tap_planhat_tickets.pages import TicketPages
 from tap_planhat_tickets.paging import read_all_by_id
 from tap_planhat_tickets.prefetch import PageQuery
 from tests.reliability.conftest import tap_config
-from tests.reliability.test_crash_resume import start_tap, stop_tap, wait_until
+from tests.reliability.test_crash_resume import start_tap, stop_tap
 from tests.singer_io import run_tap
 
 TICKETS = 1_000
@@ -166,7 +166,7 @@ def test_sigterm_while_pages_in_flight(tmp_path, sandbox, workspace_factory, inj
     config = {**config_for(sandbox, workspace), "request_timeout_seconds": 120}
 
     process, *outputs = start_tap(tmp_path, config, None)
-    wait_until(lambda: len(hook.applied) >= IN_FLIGHT)
+    wait_for_delayed_requests(process, outputs[1], hook, IN_FLIGHT)
     started = time.monotonic()
     stopped = stop_tap(process, *outputs, signal.SIGTERM)
     elapsed = time.monotonic() - started
@@ -176,6 +176,18 @@ def test_sigterm_while_pages_in_flight(tmp_path, sandbox, workspace_factory, inj
     # A generous bound: the tap exits within a second or so, while each
     # delayed request would hold a thread for a minute.
     assert elapsed < 30
+
+
+def wait_for_delayed_requests(process, stderr_path, hook, count, timeout=60.0):
+    """Wait until `count` requests are held by the delay, failing with the tap's log."""
+    deadline = time.monotonic() + timeout
+    while len(hook.applied) < count:
+        assert process.poll() is None, stderr_path.read_text()
+        assert time.monotonic() < deadline, (
+            f"{len(hook.applied)} requests delayed after {timeout} s; "
+            f"the tap's log:\n{stderr_path.read_text()}"
+        )
+        time.sleep(0.02)
 
 
 def test_rate_limit_holds_with_pages_ahead(sandbox, workspace_factory):

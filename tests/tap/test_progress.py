@@ -24,7 +24,8 @@ PROGRESS = re.compile(
 )
 SUMMARY = re.compile(
     r"Read (?P<records>[\d,]+) tickets \(full\) in (?P<requests>\d+) requests: .*, "
-    r"(?P<retries>\d+) retries, (?P<elapsed>[\d.,]+) s elapsed$"
+    r"(?P<retries>\d+) retries, \d+ pages requested ahead and not used, "
+    r"(?P<elapsed>[\d.,]+) s elapsed$"
 )
 
 
@@ -81,8 +82,14 @@ def slow_pages(sandbox) -> Iterator[FaultHook]:
 
 def test_progress_lines_match_summary(tmp_path, sandbox, workspace_factory, slow_pages):
     workspace = workspace_factory(tickets=TICKETS, seed=3)
+    # One request after another, so that the delays add up to a run of
+    # several intervals.
     config = tap_config(
-        sandbox, workspace, page_size=PAGE_SIZE, progress_interval_seconds=0.5
+        sandbox,
+        workspace,
+        page_size=PAGE_SIZE,
+        progress_interval_seconds=0.5,
+        max_requests_in_flight=1,
     )
 
     run = run_tap(tmp_path, config)

@@ -317,7 +317,8 @@ def test_record_lines_match_sdk_messages(
 
 def test_time_extracted_is_page_arrival(tmp_path, sandbox, workspace_factory):
     workspace = workspace_factory(tickets=250, seed=9)
-    config = tap_config(sandbox, workspace, page_size=100)
+    # One request after another, so pages arrive in the order they are read.
+    config = tap_config(sandbox, workspace, page_size=100, max_requests_in_flight=1)
 
     completed = run_variant_process(tmp_path, "tap", config)
 
