@@ -9,7 +9,7 @@ from planhat_api.client import PlanhatClient
 from planhat_api.config import CLIENT_SETTINGS_SCHEMA, ClientSettings, settings_schema
 from planhat_api.errors import PlanhatAPIError, PlanhatRetriesExhaustedError
 from planhat_api.ratelimit import RateLimiter
-from planhat_api.schema import load_ticket_schema
+from planhat_api.schema import load_readable_ticket_schema, load_ticket_schema
 
 __all__ = [
     "CLIENT_SETTINGS_SCHEMA",
@@ -18,6 +18,7 @@ __all__ = [
     "PlanhatClient",
     "PlanhatRetriesExhaustedError",
     "RateLimiter",
+    "load_readable_ticket_schema",
     "load_ticket_schema",
     "settings_schema",
 ]

@@ -35,3 +35,14 @@ def load_ticket_schema() -> dict[str, Any]:
     """Load the ticket JSON schema as a new dictionary the caller may change."""
     schema: dict[str, Any] = json.loads(_read_schema_text())
     return schema
+
+
+def load_readable_ticket_schema() -> dict[str, Any]:
+    """Load the ticket schema without the properties that are only ever written."""
+    schema = load_ticket_schema()
+    schema["properties"] = {
+        name: spec
+        for name, spec in schema["properties"].items()
+        if not spec.get("writeOnly")
+    }
+    return schema

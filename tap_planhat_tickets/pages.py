@@ -22,6 +22,11 @@ from tap_planhat_tickets.prefetch import PagePrefetcher, PageQuery, RawPage
 #: it needs at least 5 requests ahead of the page it works on.
 DEFAULT_REQUESTS_IN_FLIGHT = 6
 
+#: A long companyId list is split into requests of at most about 2,000
+#: characters each, as other Planhat clients do, so URLs stay within the
+#: length that proxies and servers commonly accept.
+MAX_COMPANY_FILTER_CHARS = 2_000
+
 
 @dataclass(frozen=True)
 class FetchedPage:
@@ -137,3 +142,20 @@ def _parse(body: bytes) -> Any:
         return None
     with paused_collection():
         return orjson.loads(body)
+
+
+def company_filters(company_ids: list[str] | None) -> list[str | None]:
+    """Return the `companyId` value of each read: comma-joined ids, or None for all."""
+    if not company_ids:
+        return [None]
+
+    chunks: list[str] = []
+    current = ""
+    for company_id in company_ids:
+        candidate = f"{current},{company_id}" if current else company_id
+        if current and len(candidate) > MAX_COMPANY_FILTER_CHARS:
+            chunks.append(current)
+            candidate = company_id
+        current = candidate
+    chunks.append(current)
+    return chunks

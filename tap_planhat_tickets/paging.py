@@ -204,7 +204,8 @@ class _StepBack:
             msg = (
                 f"GET /tickets: the tickets changed under the reader {self._max} times "
                 "(tickets deleted behind the offset between two requests), so it "
-                "stopped instead of paging on. Rerun the sync; its bookmark has not moved."
+                "stopped instead of paging on. Rerun the sync; its bookmark has not "
+                "moved."
             )
             raise PagingError(msg)
         self._stats.step_backs += 1

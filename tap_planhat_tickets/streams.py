@@ -6,8 +6,7 @@ import functools
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
@@ -16,14 +15,18 @@ from planhat_api import (
     ClientSettings,
     PlanhatAPIError,
     PlanhatClient,
-    load_ticket_schema,
+    load_readable_ticket_schema,
 )
 from planhat_api.progress import (
     DEFAULT_PROGRESS_INTERVAL_SECONDS,
     ProgressLog,
     format_seconds,
 )
-from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT, TicketPages
+from tap_planhat_tickets.pages import (
+    DEFAULT_REQUESTS_IN_FLIGHT,
+    TicketPages,
+    company_filters,
+)
 from tap_planhat_tickets.paging import (
     PagingStats,
     Ticket,
@@ -39,6 +42,7 @@ from tap_planhat_tickets.record_path import (
 from tap_planhat_tickets.timestamps import (
     format_timestamp,
     normalise_timestamp,
+    parse_bookmark,
     parse_timestamp,
 )
 from tap_planhat_tickets.writer import MessageWriter
@@ -52,10 +56,6 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
-# A long companyId list is split into requests of at most about 2,000
-# characters each, as other Planhat clients do, so URLs stay within the
-# length that proxies and servers commonly accept.
-MAX_COMPANY_FILTER_CHARS = 2_000
 UNLISTED_FIELDS = "unlistedFields"
 #: Stream state key of the table version of the last full sync.
 TABLE_VERSION_KEY = "table_version"
@@ -81,7 +81,7 @@ class TicketsStream(Stream):
 
     def __init__(self, tap: Tap) -> None:
         """Create the stream with the shared ticket schema."""
-        super().__init__(tap, schema=_read_schema())
+        super().__init__(tap, schema=load_readable_ticket_schema())
         self._discovered_structure = without_annotations(self.schema)
         self._known_properties = frozenset(self.schema["properties"])
         self._boolean_properties = exclusive_boolean_properties(self.schema)
@@ -109,7 +109,7 @@ class TicketsStream(Stream):
         if self._client is None:
             self._client = PlanhatClient(
                 ClientSettings.from_config(self.config),
-                user_agent=f"{self.tap_name}/{_package_version()}",
+                user_agent=f"{self.tap_name}/{self._tap.get_plugin_version()}",
                 logger=self.logger,
             )
         return self._client
@@ -147,7 +147,7 @@ class TicketsStream(Stream):
         )
 
         try:
-            for company_filter in self._company_filters():
+            for company_filter in company_filters(self.config.get("company_ids")):
                 fetch = functools.partial(self._fetch_page, company_filter)
                 if cutoff is None:
                     tickets = read_all_by_id(fetch, page_size, stats)
@@ -331,48 +331,13 @@ class TicketsStream(Stream):
             lookback = timedelta(
                 minutes=int(self.config.get("lookback_window_minutes", 10))
             )
-            candidates.append(self._parse_bookmark(str(bookmark)) - lookback)
+            candidates.append(parse_bookmark(str(bookmark), self.logger) - lookback)
         if start_date := self.config.get("start_date"):
             candidates.append(parse_timestamp(str(start_date)))
         return format_timestamp(max(candidates)) if candidates else None
 
-    def _parse_bookmark(self, bookmark: str) -> datetime:
-        try:
-            moment = parse_timestamp(bookmark)
-        except ValueError:
-            msg = (
-                f"The state's bookmark of stream tickets, {bookmark!r}, is not an "
-                "ISO-8601 timestamp. Fix or clear the state (in Meltano: meltano "
-                "state clear STATE_ID), then rerun."
-            )
-            raise PlanhatAPIError(msg) from None
-
-        if moment > datetime.now(timezone.utc) + timedelta(days=1):
-            self.logger.warning(
-                "The bookmark %s lies in the future, so no ticket updated before "
-                "it is read. Clear the state if it is wrong.",
-                bookmark,
-            )
-        return moment
-
-    def _company_filters(self) -> list[str | None]:
-        company_ids = list(self.config.get("company_ids") or [])
-        if not company_ids:
-            return [None]
-
-        chunks: list[str] = []
-        current = ""
-        for company_id in company_ids:
-            candidate = f"{current},{company_id}" if current else company_id
-            if current and len(candidate) > MAX_COMPANY_FILTER_CHARS:
-                chunks.append(current)
-                candidate = company_id
-            current = candidate
-        chunks.append(current)
-        return chunks
-
     def _api_select(self) -> str | None:
-        """Return the `select` parameter for the catalog's selection, or None for all."""
+        """Return the `select` parameter of the catalog's selection, or None for all."""
         deselected = [
             name
             for name in self._known_properties
@@ -429,21 +394,3 @@ class TicketsStream(Stream):
             if not isinstance(value, float):
                 ticket[name] = value != 0
         return ticket
-
-
-def _read_schema() -> dict[str, Any]:
-    """Return the shared ticket schema without the properties only ever written."""
-    schema = load_ticket_schema()
-    schema["properties"] = {
-        name: spec
-        for name, spec in schema["properties"].items()
-        if not spec.get("writeOnly")
-    }
-    return schema
-
-
-def _package_version() -> str:
-    try:
-        return metadata.version("planhat-tickets-connectors")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"

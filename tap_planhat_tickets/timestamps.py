@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+from datetime import datetime, timedelta, timezone
+
+from planhat_api import PlanhatAPIError
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -48,3 +51,24 @@ def _is_canonical(value: str) -> bool:
     # The fast path: the API already sends this format, and this check costs
     # far less than a parse on every record.
     return len(value) == 24 and value[-1] == "Z" and value[19] == "."
+
+
+def parse_bookmark(bookmark: str, logger: logging.Logger) -> datetime:
+    """Parse the state's bookmark, and warn when it lies more than a day ahead."""
+    try:
+        moment = parse_timestamp(bookmark)
+    except ValueError:
+        msg = (
+            f"The state's bookmark of stream tickets, {bookmark!r}, is not an "
+            "ISO-8601 timestamp. Fix or clear the state (in Meltano: meltano "
+            "state clear STATE_ID), then rerun."
+        )
+        raise PlanhatAPIError(msg) from None
+
+    if moment > datetime.now(timezone.utc) + timedelta(days=1):
+        logger.warning(
+            "The bookmark %s lies in the future, so no ticket updated before "
+            "it is read. Clear the state if it is wrong.",
+            bookmark,
+        )
+    return moment
