@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +71,17 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Print the traceback of an error, unless the client went away.
+
+        A client that exits with requests in flight, such as a tap stopped
+        while it requests pages ahead, resets its connections. That is
+        ordinary client behaviour, not a fault of the sandbox.
+        """
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Shut down every open connection, including idle keep-alive ones."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -271,3 +273,17 @@ def test_cli_rejects_bad_arguments(arguments, message):
 
     assert process.returncode == 2
     assert message in stderr
+
+
+def test_client_reset_prints_no_traceback(sandbox, capfd):
+    # A client that exits with requests in flight resets its connections; a
+    # traceback per connection would bury the real errors in a test log.
+    connection = socket.create_connection(("127.0.0.1", sandbox.port))
+    connection.sendall(b"GET /tickets HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    # Linger with a zero timeout: close sends RST instead of FIN.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+    time.sleep(0.3)
+
+    assert "Traceback" not in capfd.readouterr().err
+    assert requests.get(f"{sandbox.url}/_sandbox/health", timeout=5).status_code == 200
