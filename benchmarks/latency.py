@@ -1,4 +1,4 @@
-"""Measure a full tap sync when every page request takes a second.
+"""Measure a tap sync and a target load when every request takes a second.
 
     python -m benchmarks.latency [--tickets 200000] [--page-size 10000]
                                  [--delay 1.0] [--in-flight 6 1] [--runs 1]
@@ -9,6 +9,10 @@ sandbox's `delay` fault to every GET /tickets, so the time that the tap
 waits for pages shows, and runs the real tap CLI once per value of
 `max_requests_in_flight`. It prints, per run, the wall and CPU seconds,
 the peak resident memory, and the GET requests that the sandbox served.
+Then the target loads the tap's output with the same delay on every PUT
+/tickets, which shows whether it prepares the next batch while a PUT is in
+flight: its wall time is then about the PUTs' delays, not their sum with
+its CPU time.
 
 The sandbox serves every timed request from `PreparedReplies`, which an
 untimed run without the delay fills first, so the server's own work stays
@@ -25,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench import SEED, TAP, TOKEN, WORKSPACE, Bench
+from benchmarks.bench import SEED, TAP, TARGET, TOKEN, WORKSPACE, Bench
 from benchmarks.replies import PreparedReplies
 from benchmarks.report import Measurement
 from planhat_sandbox import Exchange, Fault, FaultHook, Reply, Sandbox
@@ -57,7 +61,10 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=200_000)
     parser.add_argument("--page-size", type=int, default=10_000)
     parser.add_argument(
-        "--delay", type=float, default=1.0, help="seconds added to each GET /tickets"
+        "--delay",
+        type=float,
+        default=1.0,
+        help="seconds added to each GET and PUT /tickets",
     )
     parser.add_argument(
         "--in-flight",
@@ -69,10 +76,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="timed runs of each value")
     arguments = parser.parse_args()
 
-    delay = Fault(
-        kind="delay", method="GET", path="/tickets", times=None, seconds=arguments.delay
+    delays = FaultHook(
+        Fault(
+            kind="delay",
+            method=method,
+            path="/tickets",
+            times=None,
+            seconds=arguments.delay,
+        )
+        for method in ("GET", "PUT")
     )
-    delays = FaultHook([delay])
     replies = DelayedReplies(delays)
     with Sandbox(hook=replies) as sandbox, tempfile.TemporaryDirectory() as folder:
         print(f"Seeding {arguments.tickets:,} tickets (seed {SEED})...", flush=True)
@@ -81,9 +94,11 @@ def main() -> None:
         )
         bench = Bench(Path(folder), sandbox, replies)
         results = _run(bench, replies, arguments)
+        target = _run_target(bench, replies, arguments)
         delays.close()
 
     _print_summary(results, arguments)
+    _print_target_summary(target, arguments)
 
 
 def _run(
@@ -111,6 +126,37 @@ def _run(
             measured = bench.run(label, command, workspace=WORKSPACE, method="GET")
             results.append((in_flight, _with_late_requests(bench, measured, arguments)))
     return results
+
+
+def _run_target(
+    bench: Bench, replies: DelayedReplies, arguments: argparse.Namespace
+) -> Measurement:
+    """Load the tap's output with the same delay added to every PUT /tickets."""
+    singer_input = bench.folder / "tickets.singer"
+    replies.delaying = False
+    bench.run(
+        "tap output for the target",
+        [str(TAP), "--config", str(bench.config("tap-output"))],
+        workspace=WORKSPACE,
+        method="GET",
+        stdout=singer_input,
+    )
+    command = [str(TARGET), "--config", str(bench.config("target"))]
+    bench.run(
+        "target, warm-up",
+        command,
+        workspace=WORKSPACE,
+        method="PUT",
+        stdin=singer_input,
+    )
+    replies.delaying = True
+    return bench.run(
+        f"target, {arguments.delay:g} s a PUT",
+        command,
+        workspace=WORKSPACE,
+        method="PUT",
+        stdin=singer_input,
+    )
 
 
 def _with_late_requests(
@@ -141,6 +187,19 @@ def _print_summary(
             f"| {measured.cpu_seconds:.2f} | {measured.peak_rss_mib:.0f} "
             f"| {measured.requests} | {measured.tickets:,} |"
         )
+
+
+def _print_target_summary(measured: Measurement, arguments: argparse.Namespace) -> None:
+    # Without the sender thread, each batch's CPU time and its PUT's delay
+    # would add up.
+    one_after_another = measured.cpu_seconds + measured.requests * arguments.delay
+    print(
+        f"\nTarget load of {measured.tickets:,} tickets, {arguments.delay:g} s added "
+        f"to every PUT /tickets: {measured.requests} PUTs, "
+        f"{measured.wall_seconds:.2f} s wall, {measured.cpu_seconds:.2f} s CPU. "
+        f"Preparing each batch only after the previous PUT would take at least "
+        f"{one_after_another:.2f} s (CPU plus the PUTs' delays)."
+    )
 
 
 if __name__ == "__main__":

@@ -169,7 +169,9 @@ class PlanhatClient:
             wait = self._wait_before_retry(attempt, outcome, where)
             with self._lock:
                 self.retry_count += 1
-            self._logger.error(
+            # WARNING, not ERROR: a retry that succeeds leaves a healthy run,
+            # and the error comes when the attempts run out.
+            self._logger.warning(
                 "%s failed (%s); retrying in %.2f s (attempt %d of %d)",
                 where,
                 outcome.reason,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from singer_sdk import typing as th
 
@@ -25,6 +25,12 @@ PROGRESS_INTERVAL_SETTING = th.Property(
         "but the summary line at the end of the run stays."
     ),
 )
+
+
+def progress_interval(config: Mapping[str, Any]) -> float:
+    """Return a config's `progress_interval_seconds`, the default when unset or null."""
+    value = config.get("progress_interval_seconds")
+    return DEFAULT_PROGRESS_INTERVAL_SECONDS if value is None else float(value)
 
 
 class RequestCounter(Protocol):

@@ -18,9 +18,9 @@ from planhat_api import (
     load_readable_ticket_schema,
 )
 from planhat_api.progress import (
-    DEFAULT_PROGRESS_INTERVAL_SECONDS,
     ProgressLog,
     format_seconds,
+    progress_interval,
 )
 from tap_planhat_tickets.pages import (
     DEFAULT_REQUESTS_IN_FLIGHT,
@@ -185,14 +185,11 @@ class TicketsStream(Stream):
 
     def _start_progress(self) -> ProgressLog:
         """Start the progress lines of one sync. `_fetch_page` logs them when due."""
-        interval = self.config.get(
-            "progress_interval_seconds", DEFAULT_PROGRESS_INTERVAL_SECONDS
-        )
         self._progress = ProgressLog(
             self.logger,
             noun="tickets",
             verb="read",
-            interval_seconds=float(interval),
+            interval_seconds=progress_interval(self.config),
             client=self.client,
         )
         return self._progress

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from planhat_api import ClientSettings, settings_schema
+from planhat_api.allocation import unmap_large_buffers
 from planhat_api.collection import fewer_collections
 from planhat_api.progress import PROGRESS_INTERVAL_SETTING
 from tap_planhat_tickets.pages import DEFAULT_REQUESTS_IN_FLIGHT
@@ -70,7 +71,9 @@ TAP_SETTINGS = th.PropertiesList(
             "the tap requests the next pages while it writes the current one. 1 "
             "sends one request after another. Each one adds up to one raw page to "
             "memory, about 19 MB at 10,000 tickets. Every request still counts "
-            "against max_requests_per_minute."
+            "against max_requests_per_minute, and a full sync sends up to this "
+            "many minus 1 requests past its last page, even when all tickets fit "
+            "on one page: set 1 for small, frequent full syncs."
         ),
     ),
     th.Property(
@@ -129,6 +132,9 @@ class TapPlanhatTickets(Tap):
 
     @override
     def sync_all(self) -> None:
+        # Page bodies arrive on several threads when pages are requested
+        # ahead; see `unmap_large_buffers` for why they are mapped apart.
+        unmap_large_buffers()
         # Each page parses into about 120,000 objects at 10,000 tickets a
         # page, and Python's default threshold collects many times per page.
         with fewer_collections():

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from planhat_api.progress import (
     DEFAULT_PROGRESS_INTERVAL_SECONDS,
     PROGRESS_INTERVAL_SETTING,
+    progress_interval,
 )
 from target_planhat_tickets.upload import MAX_ITEMS_PER_PUT
 
@@ -171,11 +172,7 @@ class LoadSettings:
             dry_run=bool(config.get("dry_run", False)),
             fingerprint_store_path=Path(store_path) if store_path else None,
             resend_all=bool(config.get("resend_all", False)),
-            progress_interval_seconds=float(
-                config.get(
-                    "progress_interval_seconds", DEFAULT_PROGRESS_INTERVAL_SECONDS
-                )
-            ),
+            progress_interval_seconds=progress_interval(config),
         )
 
 

@@ -197,9 +197,10 @@ class TargetPlanhatTickets(Target):
             )
         elif store.other_workspaces and not store.known_workspace:
             self.logger.warning(
-                "The fingerprint store %s has fingerprints only for other API tokens "
-                "(%d), so every item is sent and remembered for this token. Tokens "
-                "of one workspace do not share fingerprints.",
+                "The fingerprint store %s has fingerprints only for other pairs of "
+                "API token and api_url (%d), so every item is sent and remembered "
+                "for this pair. A new token, or another spelling of the same URL "
+                "such as localhost for 127.0.0.1, starts afresh.",
                 str(path),
                 store.other_workspaces,
             )

@@ -68,13 +68,17 @@ def test_429_without_retry_after_backs_off_exponentially():
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_5xx_retried(status):
+def test_5xx_retried(status, caplog):
     waits: list[float] = []
     with ScriptedServer([Reply(status, b"oops"), Reply(body=b"[2]")]) as server:
         response = make_client(server.url, waits=waits).request("GET", "/tickets")
 
     assert response.data == [2]
     assert len(waits) == 1
+    # A retry that may yet succeed is a warning; the error comes when the
+    # attempts run out.
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert [r.levelname for r in retries] == ["WARNING"]
 
 
 @pytest.mark.parametrize(

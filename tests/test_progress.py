@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from planhat_api.progress import ProgressLog, format_seconds
+from planhat_api.progress import (
+    DEFAULT_PROGRESS_INTERVAL_SECONDS,
+    ProgressLog,
+    format_seconds,
+    progress_interval,
+)
 
 
 class FakeClock:
@@ -193,3 +198,18 @@ def test_detail_follows_records(clock, caplog):
 )
 def test_format_seconds(seconds, text):
     assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("config", "seconds"),
+    [
+        ({}, DEFAULT_PROGRESS_INTERVAL_SECONDS),
+        ({"progress_interval_seconds": None}, DEFAULT_PROGRESS_INTERVAL_SECONDS),
+        ({"progress_interval_seconds": 0}, 0.0),
+        ({"progress_interval_seconds": 0.25}, 0.25),
+    ],
+)
+def test_interval_from_config(config, seconds):
+    # The settings schema allows null, which Meltano sends for a setting
+    # cleared with an empty value.
+    assert progress_interval(config) == seconds

@@ -142,3 +142,13 @@ def test_progress_lines_hide_config(tmp_path, sandbox, workspace_factory, slow_p
     assert TOKEN_MARK not in run.stderr
     assert "api_token" not in progress_text
     assert sandbox.url not in progress_text
+
+
+def test_null_progress_interval_means_default(tmp_path, sandbox, workspace_factory):
+    workspace = workspace_factory(tickets=300, seed=6)
+    config = tap_config(sandbox, workspace, progress_interval_seconds=None)
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert summary_line(run.stderr).records == 300

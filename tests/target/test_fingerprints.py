@@ -184,8 +184,8 @@ def test_other_token_sends_all(tmp_path, sandbox, workspace, store_path):
         run.stderr
     )
     assert (
-        "has fingerprints only for other API tokens (1), so every item is sent and "
-        "remembered for this token."
+        "has fingerprints only for other pairs of API token and api_url (1), so "
+        "every item is sent and remembered for this pair."
     ) in run.stderr
 
 

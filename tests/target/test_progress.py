@@ -111,3 +111,14 @@ def test_progress_interval_zero_keeps_summary(tmp_path, sandbox, workspace, slow
     assert run.returncode == 0, run.stderr
     assert "Progress:" not in run.stderr
     assert len(matching(SUMMARY, run.stderr)) == 1
+
+
+def test_null_progress_interval_means_default(tmp_path, sandbox, workspace):
+    input_path = tmp_path / "input.singer"
+    write_singer(input_path, "tickets", [ticket(n) for n in range(1, 101)])
+    config = target_config(sandbox, progress_interval_seconds=None)
+
+    run = run_target(tmp_path, config, input_path)
+
+    assert run.returncode == 0, run.stderr
+    assert len(matching(SUMMARY, run.stderr)) == 1
