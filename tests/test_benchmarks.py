@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,62 @@ def test_bench_runs_end_to_end(tmp_path):
     ]
     assert computed
     assert all("warm-up" in line for line in computed), computed
+
+
+@pytest.mark.slow
+def test_latency_bench_runs_end_to_end():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.latency",
+            "--tickets",
+            "3000",
+            "--page-size",
+            "500",
+            "--delay",
+            "0.2",
+            "--in-flight",
+            "4",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(
+        r"^\| (\d+) \| ([\d.]+) \|.*\| (\d+) \| 3,000 \|$", result.stdout, re.M
+    )
+    assert [in_flight for in_flight, _, _ in rows] == ["4", "1"]
+    # 3,000 tickets in pages of 500 overlapping by one: 7 pages, and at
+    # most 3 more past the last one with 4 in flight.
+    requests = {in_flight: int(count) for in_flight, _, count in rows}
+    assert requests["1"] == 7
+    assert 7 <= requests["4"] <= 10
+    assert "Target load of 3,000 tickets, 0.2 s added to every PUT /tickets" in (
+        result.stdout
+    )
+
+
+@pytest.mark.slow
+def test_fingerprint_bench_second_load_sends_nothing():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fingerprints", "--tickets", "2000"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = result.stdout.split("\nSummary")[1]
+    assert re.search(r"without a store\s+1 PUT requests,\s+2,000 items", summary)
+    assert re.search(r"with a new store \(first load\)\s+1 PUT requests", summary)
+    assert re.search(
+        r"with that store \(second load\)\s+0 PUT requests,\s+0 items", summary
+    )
