@@ -176,16 +176,21 @@ def test_baseline_target_items_match_target(replayed):
         ]
 
 
-@pytest.mark.slow
-def test_bench_runs_end_to_end(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--tickets", "300", "--runs", "1"],
+def run_module(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m ARGUMENTS` in the project's root and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", *arguments],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=600,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end(tmp_path):
+    result = run_module("benchmarks", "--tickets", "300", "--runs", "1")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "tap full sync" in result.stdout
@@ -203,26 +208,10 @@ def test_bench_runs_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_latency_bench_runs_end_to_end():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.latency",
-            "--tickets",
-            "3000",
-            "--page-size",
-            "500",
-            "--delay",
-            "0.2",
-            "--in-flight",
-            "4",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        check=False,
+    result = run_module(
+        "benchmarks.latency",
+        *("--tickets", "3000", "--page-size", "500", "--delay", "0.2"),
+        *("--in-flight", "4", "1"),
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -242,14 +231,7 @@ def test_latency_bench_runs_end_to_end():
 
 @pytest.mark.slow
 def test_fingerprint_bench_second_load_sends_nothing():
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.fingerprints", "--tickets", "2000"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        check=False,
-    )
+    result = run_module("benchmarks.fingerprints", "--tickets", "2000")
 
     assert result.returncode == 0, result.stderr[-3000:]
     summary = result.stdout.split("\nSummary")[1]
