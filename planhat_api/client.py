@@ -251,14 +251,11 @@ class PlanhatClient:
 
     @staticmethod
     def _parse_body(response: requests.Response) -> ApiResponse | _RetryableFailure:
-        data: Any = None
-        if response.content:
-            try:
-                with paused_collection():
-                    data = orjson.loads(response.content)
-            except orjson.JSONDecodeError as exc:
-                size = len(response.content)
-                return _RetryableFailure(f"invalid JSON in a {size}-byte body: {exc}")
+        try:
+            data = parse_json_body(response.content)
+        except orjson.JSONDecodeError as exc:
+            size = len(response.content)
+            return _RetryableFailure(f"invalid JSON in a {size}-byte body: {exc}")
         return ApiResponse(response.status_code, data, response.headers)
 
     def _wait_before_retry(
@@ -287,6 +284,18 @@ class PlanhatClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
 
 
+def parse_json_body(body: bytes) -> Any:
+    """Parse a response body, or return None for an empty one.
+
+    Raises:
+        orjson.JSONDecodeError: for a body that is not JSON.
+    """
+    if not body:
+        return None
+    with paused_collection():
+        return orjson.loads(body)
+
+
 def _read_whole_body(response: requests.Response) -> bytes:
     """Read the body of a streamed response in one piece.
 
@@ -311,8 +320,7 @@ def _checked_body(
             # inside a string passes the check, so callers must handle a
             # parse error of the bytes.
             try:
-                with paused_collection():
-                    orjson.loads(content)
+                parse_json_body(content)
             except orjson.JSONDecodeError as exc:
                 size = len(content)
                 return _RetryableFailure(f"invalid JSON in a {size}-byte body: {exc}")

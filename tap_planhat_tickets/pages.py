@@ -12,7 +12,7 @@ import orjson
 from singer_sdk.helpers._util import utc_now
 
 from planhat_api import PlanhatClient
-from planhat_api.collection import paused_collection
+from planhat_api.client import parse_json_body
 from tap_planhat_tickets.paging import ID_KEY
 from tap_planhat_tickets.prefetch import PagePrefetcher, PageQuery, RawPage
 
@@ -84,12 +84,12 @@ class TicketPages:
 
         raw = self._prefetcher.page(query)
         try:
-            data = _parse(raw.body)
+            data = parse_json_body(raw.body)
         except orjson.JSONDecodeError as error:
             # The client's quick JSON check passes some bodies that orjson
             # rejects, such as invalid UTF-8 inside a string. The request is
             # sent again with the full parse, which retries such a body.
-            self._logger.error(
+            self._logger.warning(
                 "GET /tickets at offset %d returned a %d-byte body that is not "
                 "valid JSON (%s); requesting the page again",
                 query.offset,
@@ -134,14 +134,6 @@ class TicketPages:
         if query.company_filter:
             params["companyId"] = query.company_filter
         return params
-
-
-def _parse(body: bytes) -> Any:
-    """Parse a body as the client does: an empty body is None."""
-    if not body:
-        return None
-    with paused_collection():
-        return orjson.loads(body)
 
 
 def company_filters(company_ids: list[str] | None) -> list[str | None]:

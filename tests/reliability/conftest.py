@@ -1,12 +1,8 @@
-"""Fixtures for reliability tests: faults; `sandbox` and `workspace_factory` are in tests/conftest.py."""
+"""The fault matrix of reliability tests; `sandbox`, `workspace_factory` and `inject` are in tests/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import pytest
-
-from planhat_sandbox import Fault, FaultHook, Sandbox, Workspace
+from planhat_sandbox import Sandbox, Workspace
 
 #: Every fault of the matrix, shared by the tap and the target tests.
 FAULTS = {
@@ -33,24 +29,9 @@ PERSISTENT_MESSAGES = {
 }
 
 
-@pytest.fixture
-def inject(sandbox: Sandbox) -> Iterator[Callable[..., FaultHook]]:
-    """Install faults on the sandbox; the hook is removed, and its delays ended, after the test."""
-    hooks: list[FaultHook] = []
-
-    def install(*faults: Fault | dict) -> FaultHook:
-        hook = FaultHook(f if isinstance(f, Fault) else Fault.from_dict(f) for f in faults)
-        hooks.append(hook)
-        sandbox.hook = hook
-        return hook
-
-    yield install
-    for hook in hooks:
-        hook.close()
-    sandbox.hook = None
-
-
-def tap_config(sandbox: Sandbox, workspace: Workspace, **settings: object) -> dict[str, object]:
+def tap_config(
+    sandbox: Sandbox, workspace: Workspace, **settings: object
+) -> dict[str, object]:
     """Tap config for `workspace` with fast retries, a short timeout and no pacing to speak of."""
     return {
         "api_url": sandbox.url,

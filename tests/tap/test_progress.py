@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from planhat_sandbox import Fault, FaultHook
+from planhat_sandbox import FaultHook
 from tests.singer_io import run_tap
 from tests.tap.conftest import tap_config
 
@@ -66,18 +65,12 @@ def summary_line(stderr: str) -> Line:
 
 
 @pytest.fixture
-def slow_pages(sandbox) -> Iterator[FaultHook]:
+def slow_pages(inject) -> FaultHook:
     """Hold every GET for 0.15 s, and respond to the third with 503 once."""
-    hook = FaultHook(
-        [
-            Fault.from_dict({"kind": "delay", "seconds": 0.15, "method": "GET", "times": None}),
-            Fault.from_dict({"kind": "status", "status": 503, "method": "GET", "first": 3}),
-        ]
+    return inject(
+        {"kind": "delay", "seconds": 0.15, "method": "GET", "times": None},
+        {"kind": "status", "status": 503, "method": "GET", "first": 3},
     )
-    sandbox.hook = hook
-    yield hook
-    hook.close()
-    sandbox.hook = None
 
 
 def test_progress_lines_match_summary(tmp_path, sandbox, workspace_factory, slow_pages):
@@ -117,9 +110,13 @@ def test_progress_lines_match_summary(tmp_path, sandbox, workspace_factory, slow
     assert lines[-1].retries == 1
 
 
-def test_progress_interval_zero_keeps_summary(tmp_path, sandbox, workspace_factory, slow_pages):
+def test_progress_interval_zero_keeps_summary(
+    tmp_path, sandbox, workspace_factory, slow_pages
+):
     workspace = workspace_factory(tickets=1_000, seed=4)
-    config = tap_config(sandbox, workspace, page_size=PAGE_SIZE, progress_interval_seconds=0)
+    config = tap_config(
+        sandbox, workspace, page_size=PAGE_SIZE, progress_interval_seconds=0
+    )
 
     run = run_tap(tmp_path, config)
 
@@ -130,13 +127,17 @@ def test_progress_interval_zero_keeps_summary(tmp_path, sandbox, workspace_facto
 
 def test_progress_lines_hide_config(tmp_path, sandbox, workspace_factory, slow_pages):
     workspace = workspace_factory(tickets=1_000, seed=5)
-    config = tap_config(sandbox, workspace, page_size=100, progress_interval_seconds=0.2)
+    config = tap_config(
+        sandbox, workspace, page_size=100, progress_interval_seconds=0.2
+    )
 
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr
     assert progress_lines(run.stderr)
-    progress_text = "\n".join(line for line in run.stderr.splitlines() if "Progress:" in line)
+    progress_text = "\n".join(
+        line for line in run.stderr.splitlines() if "Progress:" in line
+    )
     assert workspace.token.startswith(TOKEN_MARK)
     assert workspace.token not in run.stderr
     assert TOKEN_MARK not in run.stderr

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from planhat_sandbox import Fault, FaultHook
+from planhat_sandbox import FaultHook
 from tests.target.conftest import TOKEN, run_target, target_config, ticket, write_singer
 
 RECORDS = 3_000
@@ -29,7 +28,9 @@ SUMMARY = re.compile(
 
 
 def numbers(match: re.Match[str]) -> dict[str, float]:
-    return {name: float(value.replace(",", "")) for name, value in match.groupdict().items()}
+    return {
+        name: float(value.replace(",", "")) for name, value in match.groupdict().items()
+    }
 
 
 def matching(pattern: re.Pattern[str], stderr: str) -> list[dict[str, float]]:
@@ -37,24 +38,25 @@ def matching(pattern: re.Pattern[str], stderr: str) -> list[dict[str, float]]:
 
 
 @pytest.fixture
-def slow_puts(sandbox) -> Iterator[FaultHook]:
+def slow_puts(inject) -> FaultHook:
     """Hold every PUT for 0.3 s, and respond to the second with 503 once."""
-    hook = FaultHook(
-        [
-            Fault.from_dict({"kind": "delay", "seconds": 0.3, "method": "PUT", "times": None}),
-            Fault.from_dict({"kind": "status", "status": 503, "method": "PUT", "first": 2}),
-        ]
+    return inject(
+        {"kind": "delay", "seconds": 0.3, "method": "PUT", "times": None},
+        {"kind": "status", "status": 503, "method": "PUT", "first": 2},
     )
-    sandbox.hook = hook
-    yield hook
-    hook.close()
-    sandbox.hook = None
 
 
 def test_progress_lines_match_summary(tmp_path, sandbox, workspace, slow_puts):
     input_path = tmp_path / "input.singer"
-    write_singer(input_path, "tickets", [ticket(n) for n in range(1, RECORDS + 1)], state_every=BATCH)
-    config = target_config(sandbox, batch_size_rows=BATCH, progress_interval_seconds=0.5)
+    write_singer(
+        input_path,
+        "tickets",
+        [ticket(n) for n in range(1, RECORDS + 1)],
+        state_every=BATCH,
+    )
+    config = target_config(
+        sandbox, batch_size_rows=BATCH, progress_interval_seconds=0.5
+    )
 
     run = run_target(tmp_path, config, input_path)
 
@@ -70,7 +72,9 @@ def test_progress_lines_match_summary(tmp_path, sandbox, workspace, slow_puts):
     lines = matching(PROGRESS, run.stderr)
     # Six batches of at least 0.3 s each, with a line due every 0.5 s.
     assert len(lines) >= 2, run.stderr
-    previous = dict.fromkeys(("received", "upserted", "requests", "retries", "elapsed"), 0.0)
+    previous = dict.fromkeys(
+        ("received", "upserted", "requests", "retries", "elapsed"), 0.0
+    )
     for line in lines:
         assert previous["received"] < line["received"] <= summary["received"]
         assert line["upserted"] < line["received"]
@@ -93,7 +97,9 @@ def test_progress_lines_hide_config(tmp_path, sandbox, workspace, slow_puts):
     run = run_target(tmp_path, config, input_path)
 
     assert run.returncode == 0, run.stderr
-    progress_text = "\n".join(line for line in run.stderr.splitlines() if "Progress:" in line)
+    progress_text = "\n".join(
+        line for line in run.stderr.splitlines() if "Progress:" in line
+    )
     assert progress_text
     assert TOKEN not in run.stderr
     assert TOKEN not in run.stdout
