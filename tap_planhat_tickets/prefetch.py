@@ -12,7 +12,7 @@ discarded.
 
 Bounds, with `max_in_flight` N:
 
-- At most N pages are requested and not yet handed to the reader, so at
+- At most N pages are requested and not yet handed to the reader. So at
   most N - 1 raw bodies wait in memory while the reader parses one page,
   and a read sends at most N - 1 requests past its last page.
 - N worker threads send the requests, so at most N requests are in flight

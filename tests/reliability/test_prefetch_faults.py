@@ -60,18 +60,18 @@ def bookmarks(run):
 def test_same_tickets_as_one_in_flight(tmp_path, sandbox, workspace_factory):
     workspace = workspace_factory(tickets=TICKETS, seed=21)
 
-    one = run_tap(tmp_path, config_for(sandbox, workspace, in_flight=1))
-    one_requests = len(page_requests(sandbox, workspace))
+    sequential = run_tap(tmp_path, config_for(sandbox, workspace, in_flight=1))
+    sequential_requests = len(page_requests(sandbox, workspace))
     several = run_tap(tmp_path, config_for(sandbox, workspace))
     # Pages requested past the last one may reach the log after the tap exited.
     time.sleep(0.5)
-    several_requests = len(page_requests(sandbox, workspace)) - one_requests
+    several_requests = len(page_requests(sandbox, workspace)) - sequential_requests
 
-    assert one.returncode == 0, one.stderr
+    assert sequential.returncode == 0, sequential.stderr
     assert several.returncode == 0, several.stderr
-    assert several.record_ids() == one.record_ids()
+    assert several.record_ids() == sequential.record_ids()
     assert Counter(several.record_ids()) == Counter(t["_id"] for t in workspace.tickets())
-    assert one_requests == PAGES
+    assert sequential_requests == PAGES
     assert PAGES <= several_requests <= PAGES + IN_FLIGHT - 1
 
 
